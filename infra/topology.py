@@ -1,0 +1,134 @@
+"""The wiring of ticketflow, declared once.
+
+Which functions exist, which HTTP route, queue or schedule triggers each, and which queues
+each one feeds. Both the CDK stack (``infra/stack.py``) and the local runner
+(``infra/local``) read this module, so the deployed system and ``ticketflow dev`` cannot
+disagree. Plain data: importing it costs nothing and pulls in neither CDK nor boto3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = ROOT / "functions"
+LAYER_DIR = ROOT / "layers" / "common"
+
+# How a route authenticates its caller.
+#   channel: a channel's API key in `x-api-key` (API Gateway API keys + usage plan)
+#   person:  a Cognito JWT in `Authorization: Bearer`, groups agent | supervisor | admin
+#   public:  no credential (the OpenAPI document, later the survey page)
+Auth = Literal["channel", "person", "public"]
+
+# Environment variable names the functions read; the stack and the local runner set them.
+TABLE_ENV = "TICKETFLOW_TABLE_NAME"
+
+
+def queue_url_env(queue: str) -> str:
+    """Name of the variable holding a queue's URL, e.g. TICKETFLOW_QUEUE_CLASSIFY_URL."""
+    return f"TICKETFLOW_QUEUE_{queue.upper()}_URL"
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    description: str
+    visibility_timeout_s: int = 60  # >= the consumer's timeout, as AWS requires
+    max_receive_count: int = 5  # deliveries before a message moves to the dead-letter queue
+    delay_s: int = 0
+    batch_size: int = 10
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.name}-dlq"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    path: str  # API Gateway resource path, e.g. /tickets/{id}/accept
+    auth: Auth
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    rate_minutes: int
+    description: str
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str  # code in functions/<name>/handler.py, entry point `handler`
+    description: str
+    routes: tuple[Route, ...] = ()
+    consumes: str | None = None  # queue name
+    schedule: Schedule | None = None
+    sends_to: tuple[str, ...] = ()  # queues it enqueues into
+    table_access: Literal["read", "read_write"] = "read_write"
+    memory_mb: int = 512
+    timeout_s: int = 10
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def code_dir(self) -> Path:
+        return FUNCTIONS_DIR / self.name
+
+
+QUEUES: tuple[Queue, ...] = (
+    Queue("classify", "New tickets waiting for classification (consumer arrives with triage)."),
+)
+
+_TICKET_ACTIONS = (
+    "accept",
+    "reply",
+    "comments",
+    "transfer",
+    "assign",
+    "pending",
+    "resume",
+    "resolve",
+    "close",
+    "reopen",
+)
+
+FUNCTIONS: tuple[Function, ...] = (
+    Function(
+        name="intake",
+        description="POST /tickets: validate a channel's message, store it as a numbered ticket, enqueue it.",
+        routes=(Route("POST", "/tickets", "channel"),),
+        sends_to=("classify",),
+    ),
+    Function(
+        name="agent_api",
+        description="The people-facing ticket API: read, list and act on tickets; the OpenAPI document.",
+        routes=(
+            Route("GET", "/openapi.json", "public"),
+            Route("GET", "/tickets", "person"),
+            Route("GET", "/tickets/{id}", "person"),
+            *(Route("POST", f"/tickets/{{id}}/{action}", "person") for action in _TICKET_ACTIONS),
+        ),
+    ),
+)
+
+SCHEDULES: tuple[Schedule, ...] = tuple(f.schedule for f in FUNCTIONS if f.schedule)
+
+
+def function(name: str) -> Function:
+    for candidate in FUNCTIONS:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(f"no function named {name!r}; known: {', '.join(f.name for f in FUNCTIONS)}")
+
+
+def queue(name: str) -> Queue:
+    for candidate in QUEUES:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(f"no queue named {name!r}")
+
+
+def consumer_of(queue_name: str) -> Function | None:
+    return next((f for f in FUNCTIONS if f.consumes == queue_name), None)
