@@ -1,0 +1,236 @@
+"""What people do to tickets: read, list, and every action of the agent API.
+
+Each action is: load the ticket, check who may act (``access``), ask the state machine for
+the next status (``lifecycle``), compute the changes, and save them with the history entry
+in one conditional write. If someone else changed the ticket in between, we reload and
+decide again, so concurrent requests are serialised, never merged blindly: of two agents
+accepting the same ticket, one wins and the other gets a 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from ticketflow import access, clock, commands
+from ticketflow.access import Actor
+from ticketflow.config import settings
+from ticketflow.directory import Role
+from ticketflow.errors import ConcurrentUpdate, Forbidden, NotFound, ValidationFailed
+from ticketflow.lifecycle import Action, next_status
+from ticketflow.models import HistoryEntry, Status, Ticket, TicketPage, TicketWithHistory
+from ticketflow.numbering import PREFIX
+from ticketflow.storage import directory as directory_store
+from ticketflow.storage import tickets as ticket_store
+
+_ATTEMPTS = 4
+_UNTRACKED = {"version", "updated_at", "status"}
+
+
+def _resolve_id(ticket_ref: str) -> str:
+    """Tickets are addressed by id or by number (CS…)."""
+    if ticket_ref.startswith(PREFIX) and ticket_ref[len(PREFIX) :].isdigit():
+        found = ticket_store.id_for_number(ticket_ref)
+        if found is None:
+            raise NotFound(f"no ticket numbered {ticket_ref}")
+        return found
+    return ticket_ref
+
+
+def get(ticket_ref: str, actor: Actor) -> TicketWithHistory:
+    ticket, history = ticket_store.get_with_history(_resolve_id(ticket_ref))
+    if ticket is None:
+        raise NotFound(f"no ticket {ticket_ref}")
+    access.check(actor, None, ticket)
+    return TicketWithHistory(**ticket.model_dump(), history=history)
+
+
+def list_tickets(
+    actor: Actor,
+    *,
+    status: Status | None = None,
+    assignee: str | None = None,
+    team: str | None = None,
+    customer: str | None = None,
+    limit: int = 25,
+    cursor: str | None = None,
+) -> TicketPage:
+    """Pick the index that answers the filter; agents see their own and their teams' queues."""
+    prefix = f"{status.value}#" if status else None
+    if assignee:
+        if not actor.oversees_all and assignee != actor.id and not _shares_team(actor, assignee):
+            raise Forbidden("agents can list their own tickets and their teammates'")
+        index, partition = "by_assignee", f"AGENT#{assignee}"
+    elif team:
+        if not actor.oversees_all and team not in actor.teams:
+            raise Forbidden(f"team {team} is not yours")
+        index, partition = "by_team", f"TEAM#{team}"
+    elif customer:
+        items, next_cursor = ticket_store.list_by(
+            "by_customer", f"CUST#{customer}", status=status, limit=limit, cursor=cursor
+        )
+        visible = [t for t in items if access.can_view(actor, t)]
+        return TicketPage(items=visible, next_cursor=next_cursor)
+    elif status:
+        if not actor.oversees_all:
+            raise Forbidden("agents list by assignee, team or customer; listing by status alone is for supervisors")
+        index, partition, prefix = "by_status", f"STATUS#{status.value}", None
+    else:
+        index, partition = "by_assignee", f"AGENT#{actor.id}"  # no filter: my tickets
+    items, next_cursor = ticket_store.list_by(index, partition, sort_prefix=prefix, limit=limit, cursor=cursor)
+    return TicketPage(items=items, next_cursor=next_cursor)
+
+
+def _shares_team(actor: Actor, other_id: str) -> bool:
+    other = directory_store.get_person(other_id)
+    return other is not None and bool(set(other.teams) & set(actor.teams))
+
+
+# ---------------------------------------------------------------- the actions
+
+Effect = Callable[[Ticket, Actor, Any, datetime], tuple[dict[str, Any], dict[str, Any]]]
+
+
+def _agent_in(agent_id: str, field: str, team: str | None = None):
+    person = directory_store.get_person(agent_id)
+    if person is None or not person.active:
+        raise ValidationFailed.field(field, f"no active person {agent_id!r} in the directory")
+    if person.role is not Role.AGENT and person.role is not Role.SUPERVISOR:
+        raise ValidationFailed.field(field, f"{agent_id} is an {person.role.value}, not someone who works tickets")
+    if team is not None and team not in person.teams:
+        raise ValidationFailed.field(field, f"{agent_id} is not a member of team {team}")
+    return person
+
+
+def _accept(ticket: Ticket, actor: Actor, cmd: commands.Accept, now: datetime):
+    return {"assignee": actor.id, "team": ticket.team or actor.primary_team}, {"body": cmd.note}
+
+
+def _reply(ticket: Ticket, actor: Actor, cmd: commands.Reply, now: datetime):
+    changes: dict[str, Any] = {"reply_count": ticket.reply_count + 1}
+    if ticket.first_response_at is None:
+        changes["first_response_at"] = now  # only a person's reply counts as a first response
+    if ticket.assignee is None:
+        changes["assignee"] = actor.id
+    return changes, {"body": cmd.body}
+
+
+def _comment(ticket: Ticket, actor: Actor, cmd: commands.Comment, now: datetime):
+    return {}, {"body": cmd.body}
+
+
+def _transfer(ticket: Ticket, actor: Actor, cmd: commands.Transfer, now: datetime):
+    if directory_store.get_team(cmd.team) is None:
+        raise ValidationFailed.field("team", f"no team {cmd.team!r}")
+    if cmd.team == ticket.team and cmd.agent in (None, ticket.assignee):
+        raise ValidationFailed.field("team", f"the ticket is already with team {cmd.team}")
+    if cmd.agent:
+        _agent_in(cmd.agent, "agent", cmd.team)
+    changes = {
+        "team": cmd.team,
+        "assignee": cmd.agent,
+        "transfer_count": ticket.transfer_count + 1,
+        "expected_by": cmd.expected_by,
+    }
+    return changes, {"reason": cmd.reason}
+
+
+def _assign(ticket: Ticket, actor: Actor, cmd: commands.Assign, now: datetime):
+    person = _agent_in(cmd.agent, "agent")
+    team = ticket.team if ticket.team in person.teams else person.primary_team
+    return {"assignee": person.id, "team": team}, {"reason": cmd.reason}
+
+
+def _pending(ticket: Ticket, actor: Actor, cmd: commands.Pending, now: datetime):
+    return {}, {"reason": cmd.reason}
+
+
+def _resume(ticket: Ticket, actor: Actor, cmd: commands.Resume, now: datetime):
+    return {}, {"body": cmd.note}
+
+
+def _resolve(ticket: Ticket, actor: Actor, cmd: commands.Resolve, now: datetime):
+    return {"resolution": cmd.result, "resolved_at": now}, {"body": cmd.result}
+
+
+def _close(ticket: Ticket, actor: Actor, cmd: commands.Close, now: datetime):
+    changes: dict[str, Any] = {"close_reason": cmd.reason, "closed_at": now}
+    if cmd.result:
+        changes["resolution"] = cmd.result
+    return changes, {"reason": cmd.reason.value, "body": cmd.result}
+
+
+def _reopen(ticket: Ticket, actor: Actor, cmd: commands.Reopen, now: datetime):
+    assignee = ticket.assignee or (actor.id if actor.role is Role.AGENT else None)
+    changes = {
+        "assignee": assignee,
+        "team": ticket.team or (actor.primary_team if assignee == actor.id else None),
+        "reopen_count": ticket.reopen_count + 1,
+        "resolved_at": None,
+        "closed_at": None,
+        "close_reason": None,
+    }
+    return changes, {"reason": cmd.reason}
+
+
+EFFECTS: dict[Action, Effect] = {
+    Action.ACCEPT: _accept,
+    Action.REPLY: _reply,
+    Action.COMMENT: _comment,
+    Action.TRANSFER: _transfer,
+    Action.ASSIGN: _assign,
+    Action.PENDING: _pending,
+    Action.RESUME: _resume,
+    Action.RESOLVE: _resolve,
+    Action.CLOSE: _close,
+    Action.REOPEN: _reopen,
+}
+
+
+def decide(ticket: Ticket, actor: Actor, action: Action, command: Any, now: datetime) -> tuple[Ticket, HistoryEntry]:
+    """The ticket after ``action`` and the history entry that records it (pure, no I/O but lookups)."""
+    access.check(actor, action, ticket)
+    changes, entry_fields = EFFECTS[action](ticket, actor, command, now)
+    status = next_status(
+        action,
+        ticket,
+        now=now,
+        reopen_window=timedelta(days=settings().reopen_window_days),
+        agent_named=bool(changes.get("assignee")),
+        close_reason=getattr(command, "reason", None) if action is Action.CLOSE else None,
+        assignee_after=changes.get("assignee", ticket.assignee),
+    )
+    after = ticket.model_copy(update={**changes, "status": status, "version": ticket.version + 1, "updated_at": now})
+    before_json, after_json = ticket.model_dump(mode="json"), after.model_dump(mode="json")
+    diff = {
+        key: [before_json[key], after_json[key]]
+        for key in after_json
+        if key not in _UNTRACKED and before_json[key] != after_json[key]
+    }
+    entry = HistoryEntry(
+        at=now,
+        version=after.version,
+        action=action.value,
+        actor=actor.ref,
+        from_status=ticket.status,
+        to_status=status,
+        changes=diff,
+        **{k: v for k, v in entry_fields.items() if v is not None},
+    )
+    return after, entry
+
+
+def perform(ticket_ref: str, actor: Actor, action: Action, command: Any) -> Ticket:
+    ticket_id = _resolve_id(ticket_ref)
+    for _ in range(_ATTEMPTS):
+        ticket = ticket_store.get(ticket_id)
+        if ticket is None:
+            raise NotFound(f"no ticket {ticket_ref}")
+        after, entry = decide(ticket, actor, action, command, clock.now())
+        try:
+            ticket_store.save(after, entry, expected_version=ticket.version)
+            return after
+        except ConcurrentUpdate:
+            continue  # reload and decide again: the winner's change may make ours illegal
+    raise ConcurrentUpdate(f"ticket {ticket_ref} is changing too fast; try again")

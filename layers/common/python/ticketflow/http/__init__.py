@@ -1,0 +1,1 @@
+"""The HTTP face of the domain: Powertools REST resolvers, routers and the error mapping."""

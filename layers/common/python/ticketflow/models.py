@@ -1,0 +1,167 @@
+"""The ticket and everything recorded about it, as pydantic models.
+
+A ticket is the 5W1H record of one customer request: who (customer), through which channel,
+when, what (subject, description, order, attachments), what they want (desired resolution),
+and how it is being handled (status, team, assignee, timestamps). Its history is an
+append-only list of entries: who did what, when, and why.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from ticketflow.clock import Timestamp
+
+
+class Status(StrEnum):
+    NEW = "new"
+    CLASSIFIED = "classified"  # 待分派: classified, waiting for an agent
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"  # 处理中
+    PENDING_CUSTOMER = "pending_customer"
+    RESOLVED = "resolved"  # 已解决
+    CLOSED = "closed"  # 归档
+
+
+OPEN_STATUSES = frozenset(
+    {Status.NEW, Status.CLASSIFIED, Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING_CUSTOMER}
+)
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    CHAT = "chat"
+    EMAIL = "email"
+    APP = "app"
+    PHONE = "phone"
+    SMS = "sms"
+    SOCIAL = "social"
+    API = "api"
+
+
+class Tier(StrEnum):
+    STANDARD = "standard"
+    VIP = "vip"
+
+
+class CloseReason(StrEnum):
+    RESOLVED = "resolved"
+    CUSTOMER_CAUSE = "customer_cause"  # the customer withdrew, or the cause was on their side
+    DUPLICATE = "duplicate"
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+_EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
+_PHONE = r"^\+?[0-9][0-9 ()-]{4,19}$"
+
+
+class _Input(BaseModel):
+    # Unknown fields are an error that names them: a typo never silently drops data.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Customer(_Input):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    email: Annotated[str, StringConstraints(max_length=254, pattern=_EMAIL)] | None = None
+    phone: Annotated[str, StringConstraints(pattern=_PHONE)] | None = None
+    tier: Tier = Tier.STANDARD
+
+
+class Attachment(_Input):
+    """A reference to a file the channel stored (we never take file bytes in the API)."""
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=r"^(https://|s3://)")]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    content_type: Annotated[str, StringConstraints(max_length=127)] | None = None
+    size_bytes: Annotated[int, Field(ge=0)] | None = None
+
+
+class NewTicket(_Input):
+    """What a channel posts to POST /tickets."""
+
+    channel: Channel
+    customer: Customer
+    subject: Annotated[str, StringConstraints(max_length=200)] | None = None
+    description: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+    order_number: Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")] | None = None
+    desired_resolution: Annotated[str, StringConstraints(max_length=2_000)] | None = None
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] | None = None
+    occurred_at: Timestamp | None = Field(default=None, description="When the problem happened, if known.")
+    attachments: Annotated[list[Attachment], Field(max_length=10)] = Field(default_factory=list)
+    metadata: Annotated[dict[str, Annotated[str, StringConstraints(max_length=500)]], Field(max_length=20)] = (
+        Field(default_factory=dict, description="Free channel data (e.g. page URL, app version).")
+    )
+
+
+class Ticket(BaseModel):
+    id: str
+    number: str
+    status: Status
+    version: int
+    channel: Channel
+    customer: Customer
+    subject: str | None = None
+    description: str
+    order_number: str | None = None
+    desired_resolution: str | None = None
+    language: str | None = None
+    occurred_at: Timestamp | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    created_at: Timestamp
+    updated_at: Timestamp
+    source_key_id: str | None = Field(default=None, description="The channel API key that created it.")
+    team: str | None = None
+    assignee: str | None = None
+    category: str | None = None
+    subcategory: str | None = None
+    priority: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    first_response_at: Timestamp | None = None
+    resolution: str | None = None
+    resolved_at: Timestamp | None = None
+    closed_at: Timestamp | None = None
+    close_reason: CloseReason | None = None
+    expected_by: Timestamp | None = None
+    reopen_count: int = 0
+    transfer_count: int = 0
+    reply_count: int = 0
+
+
+class ActorKind(StrEnum):
+    CHANNEL = "channel"
+    PERSON = "person"
+    SYSTEM = "system"
+
+
+class ActorRef(BaseModel):
+    kind: ActorKind
+    id: str
+    role: str | None = None
+
+
+class HistoryEntry(BaseModel):
+    """One line of the append-only audit trail under the ticket."""
+
+    at: Timestamp
+    version: int  # the ticket version this entry produced; orders entries and makes them unique
+    action: str
+    actor: ActorRef
+    from_status: Status | None = None
+    to_status: Status
+    body: str | None = None
+    reason: str | None = None
+    changes: dict[str, Any] = Field(default_factory=dict)  # field -> [before, after]
+
+
+class TicketWithHistory(Ticket):
+    history: list[HistoryEntry]
+
+
+class TicketPage(BaseModel):
+    items: list[Ticket]
+    next_cursor: str | None = None

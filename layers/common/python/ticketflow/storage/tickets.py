@@ -1,0 +1,202 @@
+"""Tickets, their history and their numbers in the one table.
+
+Every write is conditional: creating checks that neither the ticket nor its number exists;
+changing checks the version the caller read (optimistic concurrency), and appends the
+history entry in the same transaction, so a ticket and its audit trail never disagree.
+See ``storage/README.md`` for the key design and access patterns.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ticketflow.errors import BadRequest, ConcurrentUpdate, Conflict
+from ticketflow.models import HistoryEntry, Status, Ticket
+from ticketflow.storage import dynamo
+from ticketflow.storage.schema import INDEX_BY_NAME
+
+
+class TicketExists(Conflict):
+    code = "ticket_exists"
+
+
+def _ticket_key(ticket_id: str) -> dict[str, Any]:
+    return {"pk": f"TICKET#{ticket_id}", "sk": "META"}
+
+
+def _index_keys(ticket: Ticket) -> dict[str, str]:
+    created = f"{ticket.model_dump(mode='json')['created_at']}#{ticket.id}"
+    keys = {
+        "gsi1pk": f"CUST#{ticket.customer.id}",
+        "gsi1sk": created,
+        "gsi4pk": f"STATUS#{ticket.status.value}",
+        "gsi4sk": created,
+    }
+    if ticket.team:
+        keys |= {"gsi2pk": f"TEAM#{ticket.team}", "gsi2sk": f"{ticket.status.value}#{created}"}
+    if ticket.assignee:
+        keys |= {"gsi3pk": f"AGENT#{ticket.assignee}", "gsi3sk": f"{ticket.status.value}#{created}"}
+    return keys
+
+
+def _ticket_item(ticket: Ticket) -> dict[str, Any]:
+    return {**_ticket_key(ticket.id), "type": "ticket", **_index_keys(ticket), **ticket.model_dump(mode="json")}
+
+
+def _history_item(ticket_id: str, entry: HistoryEntry) -> dict[str, Any]:
+    return {"pk": f"TICKET#{ticket_id}", "sk": f"HIST#{entry.version:08d}", "type": "history",
+            **entry.model_dump(mode="json")}
+
+
+def _to_ticket(item: dict[str, Any]) -> Ticket:
+    return Ticket.model_validate(dynamo.from_item(item))
+
+
+_NEW_ITEM = "attribute_not_exists(pk)"
+
+
+def create(ticket: Ticket, entry: HistoryEntry) -> None:
+    """Store a new ticket, its number and its first history entry, all or nothing."""
+    table = dynamo.table_name()
+    number_item = {"pk": f"NUMBER#{ticket.number}", "sk": "NUMBER", "type": "number", "ticket_id": ticket.id}
+    items = (_ticket_item(ticket), number_item, _history_item(ticket.id, entry))
+    try:
+        dynamo.client().transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": dynamo.to_item(item), "ConditionExpression": _NEW_ITEM}}
+                for item in items
+            ]
+        )
+    except ClientError as error:
+        reasons = error.response.get("CancellationReasons") or []
+        if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            raise TicketExists(f"ticket {ticket.id} already exists") from error
+        raise
+
+
+def save(ticket: Ticket, entry: HistoryEntry, *, expected_version: int) -> None:
+    """Replace the ticket if it is still at ``expected_version``, and append ``entry``."""
+    table = dynamo.table_name()
+    try:
+        dynamo.client().transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": dynamo.to_item(_ticket_item(ticket)),
+                        "ConditionExpression": "#version = :expected",
+                        "ExpressionAttributeNames": {"#version": "version"},
+                        "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": dynamo.to_item(_history_item(ticket.id, entry)),
+                        "ConditionExpression": _NEW_ITEM,
+                    }
+                },
+            ]
+        )
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code in ("TransactionCanceledException", "ConditionalCheckFailedException"):
+            raise ConcurrentUpdate(
+                f"ticket {ticket.number} was changed by someone else; reload it and try again"
+            ) from error
+        raise
+
+
+def get(ticket_id: str) -> Ticket | None:
+    response = dynamo.client().get_item(
+        TableName=dynamo.table_name(), Key=dynamo.to_item(_ticket_key(ticket_id)), ConsistentRead=True
+    )
+    return _to_ticket(response["Item"]) if "Item" in response else None
+
+
+def get_with_history(ticket_id: str) -> tuple[Ticket | None, list[HistoryEntry]]:
+    """The ticket and its whole history in one Query over its partition (HIST#… sorts before META)."""
+    ticket, history = None, []
+    kwargs: dict[str, Any] = {
+        "TableName": dynamo.table_name(),
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": f"TICKET#{ticket_id}"}},
+        "ConsistentRead": True,
+    }
+    while True:
+        response = dynamo.client().query(**kwargs)
+        for item in response["Items"]:
+            data = dynamo.from_item(item)
+            if data["sk"] == "META":
+                ticket = Ticket.model_validate(data)
+            elif data["sk"].startswith("HIST#"):
+                history.append(HistoryEntry.model_validate(data))
+        if "LastEvaluatedKey" not in response:
+            return ticket, history
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def id_for_number(number: str) -> str | None:
+    response = dynamo.client().get_item(
+        TableName=dynamo.table_name(), Key={"pk": {"S": f"NUMBER#{number}"}, "sk": {"S": "NUMBER"}}
+    )
+    return response["Item"]["ticket_id"]["S"] if "Item" in response else None
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(dynamo.from_item(key)).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, index: str, partition: str) -> dict[str, Any]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error) as error:
+        raise BadRequest("cursor: not a cursor this API returned", code="invalid_cursor") from error
+    # A cursor only continues the listing it came from; never a way into another partition.
+    if not isinstance(data, dict) or data.get(INDEX_BY_NAME[index].partition_key) != partition:
+        raise BadRequest("cursor: it belongs to a different listing", code="invalid_cursor")
+    return dynamo.to_item(data)
+
+
+def list_by(
+    index: str,
+    partition: str,
+    *,
+    sort_prefix: str | None = None,
+    status: Status | None = None,
+    limit: int = 25,
+    cursor: str | None = None,
+) -> tuple[list[Ticket], str | None]:
+    """One page of tickets from an index partition, newest first."""
+    spec = INDEX_BY_NAME[index]
+    condition = "#pk = :pk"
+    names = {"#pk": spec.partition_key}
+    values: dict[str, Any] = {":pk": {"S": partition}}
+    if sort_prefix:
+        condition += " AND begins_with(#sk, :prefix)"
+        names["#sk"] = spec.sort_key
+        values[":prefix"] = {"S": sort_prefix}
+    kwargs: dict[str, Any] = {
+        "TableName": dynamo.table_name(),
+        "IndexName": index,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if status:  # only where the index cannot narrow by status (customer history)
+        kwargs["FilterExpression"] = "#status = :status"
+        names["#status"] = "status"
+        values[":status"] = {"S": status.value}
+    if cursor:
+        kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, index, partition)
+    response = dynamo.client().query(**kwargs)
+    tickets = [_to_ticket(item) for item in response["Items"]]
+    last = response.get("LastEvaluatedKey")
+    return tickets, _encode_cursor(last) if last else None

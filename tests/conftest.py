@@ -1,0 +1,114 @@
+"""Shared fixtures: the AWS emulator (moto in server mode) and a fresh table and queue per test.
+
+Tests speak to the emulator over HTTP with the real boto3 SDK, exactly as the functions do on
+AWS, so nothing in the code under test is patched. Tables and queues are created from the
+same definitions as the stack (``storage.schema``, ``infra.topology``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+# Never reach a real account from the tests, whatever the developer's shell has.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
+    POWERTOOLS_TRACE_DISABLED="true",
+    POWERTOOLS_METRICS_NAMESPACE="ticketflow",
+    POWERTOOLS_DEV="false",
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+def reset_caches() -> None:
+    """Forget per-container state (clients, settings, caches) as a new Lambda container would."""
+    from ticketflow import aws, config, intake
+    from ticketflow.storage import directory
+
+    aws.reset()
+    config.settings.cache_clear()
+    intake._allocator.cache_clear()
+    intake._idempotent_open.cache_clear()
+    directory.clear_cache()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    yield endpoint
+    server.stop()
+
+
+def create_stack(prefix: str) -> dict[str, str]:
+    """The table and queues of the topology under fresh names; sets the functions' environment."""
+    from infra import topology
+    from ticketflow.storage.schema import create_table_kwargs
+
+    dynamodb = boto3.client("dynamodb")
+    table = f"{prefix}-table"
+    dynamodb.create_table(**create_table_kwargs(table))
+    env = {topology.TABLE_ENV: table}
+    sqs = boto3.client("sqs")
+    for queue in topology.QUEUES:
+        dlq = sqs.create_queue(QueueName=f"{prefix}-{queue.dlq_name}")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        url = sqs.create_queue(
+            QueueName=f"{prefix}-{queue.name}",
+            Attributes={
+                "VisibilityTimeout": str(queue.visibility_timeout_s),
+                "DelaySeconds": str(queue.delay_s),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}),
+            },
+        )["QueueUrl"]
+        env[topology.queue_url_env(queue.name)] = url
+    os.environ.update(env)
+    reset_caches()
+    return env
+
+
+@pytest.fixture
+def stack(moto_endpoint: str) -> dict[str, str]:
+    """A fresh table and queues, with the demo directory seeded."""
+    from ticketflow.storage.directory import seed_demo_directory
+
+    env = create_stack(f"t{uuid.uuid4().hex[:10]}")
+    seed_demo_directory()
+    return env
+
+
+def drain(queue_url: str) -> list[dict]:
+    """Every message waiting on a queue, parsed (and deleted)."""
+    sqs = boto3.client("sqs")
+    found = []
+    while True:
+        response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        messages = response.get("Messages", [])
+        if not messages:
+            return found
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+import logging  # noqa: E402
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -1,0 +1,106 @@
+"""Calling the real handlers with real event shapes (built like the samples in events/)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import uuid
+from functools import cache
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+from events.generate import api_event
+from infra import topology
+
+
+@cache
+def handler_module(function: str) -> ModuleType:
+    path = topology.function(function).code_dir / "handler.py"
+    spec = importlib.util.spec_from_file_location(f"tf_handler_{function}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def lambda_context(function: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        function_name=f"ticketflow-{function}",
+        memory_limit_in_mb=512,
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:ticketflow-{function}",
+        aws_request_id=str(uuid.uuid4()),
+        get_remaining_time_in_millis=lambda: 10_000,
+    )
+
+
+def invoke(function: str, event: dict) -> dict:
+    return handler_module(function).handler(event, lambda_context(function))
+
+
+def claims(person: str, role: str) -> dict[str, str]:
+    return {"sub": person, "cognito:username": person, "cognito:groups": role, "token_use": "id"}
+
+
+ROLES = {"agent-1": "agent", "agent-2": "agent", "agent-3": "agent", "agent-4": "agent",
+         "sup-1": "supervisor", "admin-1": "admin"}
+
+
+class Api:
+    """The HTTP API through its handlers: the same events API Gateway would send."""
+
+    def __init__(self, api_key_id: str = "key-web"):
+        self.api_key_id = api_key_id
+
+    def _route(self, method: str, path: str) -> tuple[str, str]:
+        for function in topology.FUNCTIONS:
+            for route in function.routes:
+                pattern = route.path.split("/")
+                parts = path.split("?")[0].split("/")
+                if route.method == method and len(pattern) == len(parts) and all(
+                    p.startswith("{") or p == q for p, q in zip(pattern, parts, strict=True)
+                ):
+                    return function.name, route.path
+        raise AssertionError(f"no route for {method} {path}")
+
+    def call(self, method: str, path: str, *, as_: str | None = None, body: Any = None,
+             headers: dict[str, str] | None = None, query: dict[str, str] | None = None,
+             raw_body: str | None = None) -> tuple[int, Any]:
+        function, resource = self._route(method, path)
+        auth = next(r.auth for r in topology.function(function).routes if r.path == resource and r.method == method)
+        event = api_event(method, resource, auth=auth, body=body, query=query)
+        event["path"] = path
+        if "{id}" in resource:
+            event["pathParameters"] = {"id": path.split("/")[2]}
+        if auth == "channel":
+            event["requestContext"]["identity"]["apiKeyId"] = self.api_key_id
+        if auth == "person":
+            event["requestContext"]["authorizer"] = {"claims": claims(as_, ROLES[as_])} if as_ else None
+        if raw_body is not None:
+            event["body"] = raw_body
+        for name, value in (headers or {}).items():
+            event["headers"][name] = value
+            event["multiValueHeaders"][name] = [value]
+        response = invoke(function, event)
+        text = response.get("body") or ""
+        headers = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
+        ctype = (headers | (response.get("headers") or {})).get("Content-Type", "")
+        return response["statusCode"], json.loads(text) if text and "json" in ctype else text
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any]:
+        return self.call("POST", path, body=body, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> tuple[int, Any]:
+        return self.call("GET", path, **kwargs)
+
+
+def new_ticket(**overrides: Any) -> dict[str, Any]:
+    ticket = {
+        "channel": "web",
+        "customer": {"id": "C-1", "name": "王芳", "email": "wf@example.com", "phone": "+8613800000000"},
+        "subject": "订单还没到",
+        "description": "我的订单已经五天了还没有发货",
+        "order_number": "SO1",
+    }
+    ticket.update(overrides)
+    return ticket
