@@ -87,12 +87,42 @@ def create_stack(prefix: str) -> dict[str, str]:
 
 @pytest.fixture
 def stack(moto_endpoint: str) -> dict[str, str]:
-    """A fresh table and queues, with the demo directory seeded."""
+    """A fresh table and queues in moto, with the demo directory seeded."""
     from ticketflow.storage.directory import seed_demo_directory
 
     env = create_stack(f"t{uuid.uuid4().hex[:10]}")
     seed_demo_directory()
     return env
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local_endpoint() -> Iterator[str]:
+    from tests.dynamodb_local import DynamoDBLocal
+
+    server = DynamoDBLocal()
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+def real_dynamodb_stack(moto_endpoint: str, dynamodb_local_endpoint: str) -> Iterator[dict[str, str]]:
+    """Like ``stack``, but the table lives in DynamoDB Local (queues stay in moto)."""
+    from ticketflow.storage.directory import seed_demo_directory
+
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_local_endpoint
+    try:
+        env = create_stack(f"t{uuid.uuid4().hex[:10]}")
+        seed_demo_directory()
+        yield env
+    finally:
+        del os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
+        reset_caches()
+
+
+@pytest.fixture(params=["moto", "dynamodb-local"])
+def any_stack(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Runs a test against both moto and AWS's DynamoDB Local."""
+    return request.getfixturevalue("stack" if request.param == "moto" else "real_dynamodb_stack")
 
 
 def drain(queue_url: str) -> list[dict]:
