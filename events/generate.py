@@ -29,8 +29,13 @@ SAMPLE_CLAIMS = {  # what the Cognito user-pool authorizer passes on
 BODIES = {
     ("POST", "/tickets"): {
         "channel": "web",
-        "customer": {"id": "C-1001", "name": "王芳", "email": "wang.fang@example.com", "phone": "+8613800000000",
-                     "tier": "vip"},
+        "customer": {
+            "id": "C-1001",
+            "name": "王芳",
+            "email": "wang.fang@example.com",
+            "phone": "+8613800000000",
+            "tier": "vip",
+        },
         "subject": "订单还没到",
         "description": "我的订单 SO20261120001 已经五天了还没有发货，请帮忙查一下物流。",
         "order_number": "SO20261120001",
@@ -48,12 +53,17 @@ BODIES = {
 }
 
 
-def api_event(method: str, resource: str, *, auth: str, body: dict | None = None,
-              query: dict[str, str] | None = None) -> dict:
+def api_event(
+    method: str, resource: str, *, auth: str, body: dict | None = None, query: dict[str, str] | None = None
+) -> dict:
     path_parameters = {"id": SAMPLE_TICKET_ID} if "{id}" in resource else None
     path = resource.replace("{id}", SAMPLE_TICKET_ID)
-    headers = {"Accept": "application/json", "Host": "abc123.execute-api.us-east-1.amazonaws.com",
-               "User-Agent": "curl/8.5.0", "X-Forwarded-For": "203.0.113.10"}
+    headers = {
+        "Accept": "application/json",
+        "Host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "User-Agent": "curl/8.5.0",
+        "X-Forwarded-For": "203.0.113.10",
+    }
     identity = {"sourceIp": "203.0.113.10", "userAgent": "curl/8.5.0", "apiKey": None, "apiKeyId": None}
     authorizer = None
     if body is not None:
@@ -130,13 +140,23 @@ def events() -> dict[Path, dict]:
     for function in topology.FUNCTIONS:
         for route in function.routes:
             body = BODIES.get((route.method, route.path))
-            query = {"team": "presales", "status": "in_progress"} if route.path == "/tickets" and route.method == "GET" else None
+            query = (
+                {"team": "presales", "status": "in_progress"}
+                if route.path == "/tickets" and route.method == "GET"
+                else None
+            )
             found[HERE / function.name / f"{event_name(route.method, route.path)}.json"] = api_event(
                 route.method, route.path, auth=route.auth, body=body, query=query
             )
         if function.consumes:
-            message = {"type": "ticket.created", "version": 1, "id": "5f0a", "occurred_at": "2026-11-23T09:00:00.000Z",
-                       "correlation_id": SAMPLE_TICKET_ID, "data": {"ticket_id": SAMPLE_TICKET_ID}}
+            message = {
+                "type": "ticket.created",
+                "version": 1,
+                "id": "5f0a",
+                "occurred_at": "2026-11-23T09:00:00.000Z",
+                "correlation_id": SAMPLE_TICKET_ID,
+                "data": {"ticket_id": SAMPLE_TICKET_ID},
+            }
             found[HERE / function.name / f"sqs_{function.consumes}.json"] = sqs_event(function.consumes, message)
     return found
 

@@ -60,8 +60,9 @@ def moto_endpoint() -> Iterator[str]:
 
 def create_stack(prefix: str) -> dict[str, str]:
     """The table and queues of the topology under fresh names; sets the functions' environment."""
-    from infra import topology
     from ticketflow.storage.schema import create_table_kwargs
+
+    from infra import topology
 
     dynamodb = boto3.client("dynamodb")
     table = f"{prefix}-table"
@@ -76,7 +77,9 @@ def create_stack(prefix: str) -> dict[str, str]:
             Attributes={
                 "VisibilityTimeout": str(queue.visibility_timeout_s),
                 "DelaySeconds": str(queue.delay_s),
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
+                ),
             },
         )["QueueUrl"]
         env[topology.queue_url_env(queue.name)] = url

@@ -58,12 +58,25 @@ class DynamoDBLocal:
     def start(self, timeout: float = 60) -> str:
         home = install()
         self.process = subprocess.Popen(
-            ["java", "-Xmx512m", f"-Djava.library.path={home / 'DynamoDBLocal_lib'}", "-jar",
-             str(home / "DynamoDBLocal.jar"), "-inMemory", "-port", str(self.port)],
-            cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "java",
+                "-Xmx512m",
+                f"-Djava.library.path={home / 'DynamoDBLocal_lib'}",
+                "-jar",
+                str(home / "DynamoDBLocal.jar"),
+                "-inMemory",
+                "-port",
+                str(self.port),
+            ],
+            cwd=home,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
-        client = boto3.client("dynamodb", endpoint_url=self.endpoint,
-                              config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=2))
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=self.endpoint,
+            config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=2),
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -42,8 +42,14 @@ def claims(person: str, role: str) -> dict[str, str]:
     return {"sub": person, "cognito:username": person, "cognito:groups": role, "token_use": "id"}
 
 
-ROLES = {"agent-1": "agent", "agent-2": "agent", "agent-3": "agent", "agent-4": "agent",
-         "sup-1": "supervisor", "admin-1": "admin"}
+ROLES = {
+    "agent-1": "agent",
+    "agent-2": "agent",
+    "agent-3": "agent",
+    "agent-4": "agent",
+    "sup-1": "supervisor",
+    "admin-1": "admin",
+}
 
 
 class Api:
@@ -57,15 +63,25 @@ class Api:
             for route in function.routes:
                 pattern = route.path.split("/")
                 parts = path.split("?")[0].split("/")
-                if route.method == method and len(pattern) == len(parts) and all(
-                    p.startswith("{") or p == q for p, q in zip(pattern, parts, strict=True)
+                if (
+                    route.method == method
+                    and len(pattern) == len(parts)
+                    and all(p.startswith("{") or p == q for p, q in zip(pattern, parts, strict=True))
                 ):
                     return function.name, route.path
         raise AssertionError(f"no route for {method} {path}")
 
-    def call(self, method: str, path: str, *, as_: str | None = None, body: Any = None,
-             headers: dict[str, str] | None = None, query: dict[str, str] | None = None,
-             raw_body: str | None = None) -> tuple[int, Any]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        as_: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+        raw_body: str | None = None,
+    ) -> tuple[int, Any]:
         function, resource = self._route(method, path)
         auth = next(r.auth for r in topology.function(function).routes if r.path == resource and r.method == method)
         event = api_event(method, resource, auth=auth, body=body, query=query)

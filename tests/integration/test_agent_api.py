@@ -42,7 +42,17 @@ def test_a_ticket_life_is_recorded_step_by_step(ticket):
     _, full = api.get(f"/tickets/{tid}", as_="agent-3")
     history = full["history"]
     assert [h["action"] for h in history] == [
-        "create", "accept", "reply", "comment", "transfer", "accept", "pending", "resume", "resolve", "close", "reopen"
+        "create",
+        "accept",
+        "reply",
+        "comment",
+        "transfer",
+        "accept",
+        "pending",
+        "resume",
+        "resolve",
+        "close",
+        "reopen",
     ]
     assert [h["version"] for h in history] == list(range(1, 12))
     assert history[4]["actor"] == {"kind": "person", "id": "agent-1", "role": "agent"}
@@ -88,8 +98,13 @@ def test_accepting_someone_elses_ticket_is_a_conflict(ticket):
 
 @pytest.mark.parametrize(
     ("action", "body"),
-    [("resolve", {"result": "x"}), ("pending", None), ("resume", None), ("reopen", {"reason": "x"}),
-     ("close", {"reason": "resolved"})],
+    [
+        ("resolve", {"result": "x"}),
+        ("pending", None),
+        ("resume", None),
+        ("reopen", {"reason": "x"}),
+        ("close", {"reason": "resolved"}),
+    ],
 )
 def test_illegal_transitions_are_409_and_change_nothing(ticket, action, body):
     status, error = act(ticket["id"], action, "sup-1", body)
@@ -129,11 +144,15 @@ def test_listing_uses_the_index_for_each_filter_and_pages(stack):
         act(tid, "accept", "agent-1")
     status, page = api.get("/tickets", as_="agent-1", query={"assignee": "agent-1", "limit": "2"})
     assert status == 200 and len(page["items"]) == 2 and page["next_cursor"]
-    status, rest = api.get("/tickets", as_="agent-1",
-                           query={"assignee": "agent-1", "limit": "2", "cursor": page["next_cursor"]})
+    status, rest = api.get(
+        "/tickets", as_="agent-1", query={"assignee": "agent-1", "limit": "2", "cursor": page["next_cursor"]}
+    )
     assert [t["id"] for t in page["items"] + rest["items"]] == list(reversed(ids[:3]))
-    assert rest["next_cursor"] is None or api.get("/tickets", as_="agent-1", query={
-        "assignee": "agent-1", "cursor": rest["next_cursor"]})[1]["items"] == []
+    assert (
+        rest["next_cursor"] is None
+        or api.get("/tickets", as_="agent-1", query={"assignee": "agent-1", "cursor": rest["next_cursor"]})[1]["items"]
+        == []
+    )
 
     team = api.get("/tickets", as_="agent-2", query={"team": "presales", "status": "in_progress"})[1]
     assert {t["id"] for t in team["items"]} == set(ids[:3])
@@ -162,10 +181,11 @@ def test_concurrent_accepts_only_one_wins(real_dynamodb_stack):
     """
     from ticketflow import handling
     from ticketflow.access import actor_from_claims
+    from ticketflow.commands import Accept
     from ticketflow.errors import Conflict
     from ticketflow.lifecycle import Action
-    from ticketflow.commands import Accept
-    from tests.support import claims, ROLES
+
+    from tests.support import ROLES, claims
 
     people = ("agent-1", "agent-2", "sup-1", "admin-1")
     actors = {p: actor_from_claims(claims(p, ROLES[p])) for p in people}
@@ -175,7 +195,7 @@ def test_concurrent_accepts_only_one_wins(real_dynamodb_stack):
         results: list[tuple[str, str]] = []
         barrier = threading.Barrier(len(people))
 
-        def accept(person: str, tid: str = tid) -> None:
+        def accept(person: str, tid: str = tid, barrier=barrier, results=results) -> None:
             barrier.wait()
             try:
                 handling.perform(tid, actors[person], Action.ACCEPT, Accept())

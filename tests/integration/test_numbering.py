@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from ticketflow.numbering import NumberAllocator
 from ticketflow.storage import sequences
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from ticketflow.access import Actor, check
 from ticketflow.directory import Role
 from ticketflow.errors import Conflict, Forbidden
@@ -20,13 +19,25 @@ SUPERVISOR = Actor("sup-1", Role.SUPERVISOR, ())
 
 
 def ticket(team: str | None, assignee: str | None) -> Ticket:
-    return Ticket(id="t", number="CS1", status=Status.IN_PROGRESS, version=1, channel=Channel.WEB,
-                  customer=Customer(id="c", name="n"), description="d", created_at=NOW, updated_at=NOW,
-                  team=team, assignee=assignee)
+    return Ticket(
+        id="t",
+        number="CS1",
+        status=Status.IN_PROGRESS,
+        version=1,
+        channel=Channel.WEB,
+        customer=Customer(id="c", name="n"),
+        description="d",
+        created_at=NOW,
+        updated_at=NOW,
+        team=team,
+        assignee=assignee,
+    )
 
 
-@pytest.mark.parametrize("action", [None, Action.REPLY, Action.COMMENT, Action.TRANSFER, Action.RESOLVE,
-                                    Action.CLOSE, Action.PENDING, Action.REOPEN])
+@pytest.mark.parametrize(
+    "action",
+    [None, Action.REPLY, Action.COMMENT, Action.TRANSFER, Action.RESOLVE, Action.CLOSE, Action.PENDING, Action.REOPEN],
+)
 def test_agents_act_on_their_own_and_their_teams_tickets_only(action):
     owned = ticket("presales", "agent-1")
     check(AGENT, action, owned)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ticketflow import errors
 from ticketflow.http.app import _field, error_response, validation_error
 
@@ -44,10 +43,12 @@ def test_every_error_class_is_covered():
 
 
 def test_validation_errors_name_the_field():
-    error = validation_error([
-        {"loc": ("body", "customer", "id"), "msg": "Field required", "type": "missing"},
-        {"loc": ("query", "limit"), "msg": "too big", "type": "less_than_equal"},
-    ])
+    error = validation_error(
+        [
+            {"loc": ("body", "customer", "id"), "msg": "Field required", "type": "missing"},
+            {"loc": ("query", "limit"), "msg": "too big", "type": "less_than_equal"},
+        ]
+    )
     assert error.status == 422
     assert [d["field"] for d in error.details] == ["customer.id", "limit"]
     assert error.message == "customer.id: Field required; limit: too big"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from ticketflow.errors import IllegalTransition
 from ticketflow.lifecycle import TRANSITIONS, Action, next_status
 from ticketflow.models import Channel, CloseReason, Customer, Status, Ticket
@@ -17,13 +16,23 @@ S = Status
 # The expected outcome of each (action, status): a status, or None for 409.
 EXPECTED: dict[Action, dict[Status, Status | None]] = {
     Action.CLASSIFY: {S.NEW: S.CLASSIFIED},
-    Action.ASSIGN: {S.NEW: S.ASSIGNED, S.CLASSIFIED: S.ASSIGNED, S.ASSIGNED: S.ASSIGNED,
-                    S.IN_PROGRESS: S.ASSIGNED, S.PENDING_CUSTOMER: S.ASSIGNED},
+    Action.ASSIGN: {
+        S.NEW: S.ASSIGNED,
+        S.CLASSIFIED: S.ASSIGNED,
+        S.ASSIGNED: S.ASSIGNED,
+        S.IN_PROGRESS: S.ASSIGNED,
+        S.PENDING_CUSTOMER: S.ASSIGNED,
+    },
     Action.ACCEPT: {S.NEW: S.IN_PROGRESS, S.CLASSIFIED: S.IN_PROGRESS, S.ASSIGNED: S.IN_PROGRESS},
     Action.REPLY: {S.ASSIGNED: S.IN_PROGRESS, S.IN_PROGRESS: S.IN_PROGRESS, S.PENDING_CUSTOMER: S.PENDING_CUSTOMER},
     Action.COMMENT: {s: s for s in Status if s is not S.CLOSED},
-    Action.TRANSFER: {S.NEW: S.ASSIGNED, S.CLASSIFIED: S.ASSIGNED, S.ASSIGNED: S.ASSIGNED,
-                      S.IN_PROGRESS: S.ASSIGNED, S.PENDING_CUSTOMER: S.ASSIGNED},
+    Action.TRANSFER: {
+        S.NEW: S.ASSIGNED,
+        S.CLASSIFIED: S.ASSIGNED,
+        S.ASSIGNED: S.ASSIGNED,
+        S.IN_PROGRESS: S.ASSIGNED,
+        S.PENDING_CUSTOMER: S.ASSIGNED,
+    },
     Action.PENDING: {S.IN_PROGRESS: S.PENDING_CUSTOMER},
     Action.RESUME: {S.PENDING_CUSTOMER: S.IN_PROGRESS},
     Action.RESOLVE: {S.IN_PROGRESS: S.RESOLVED, S.PENDING_CUSTOMER: S.RESOLVED},
@@ -34,8 +43,16 @@ EXPECTED: dict[Action, dict[Status, Status | None]] = {
 
 def ticket(status: Status, *, closed_days_ago: float | None = 1.0, assignee: str | None = "agent-1") -> Ticket:
     return Ticket(
-        id="t", number="CS20261123000001", status=status, version=3, channel=Channel.WEB,
-        customer=Customer(id="c", name="n"), description="d", created_at=NOW, updated_at=NOW, assignee=assignee,
+        id="t",
+        number="CS20261123000001",
+        status=status,
+        version=3,
+        channel=Channel.WEB,
+        customer=Customer(id="c", name="n"),
+        description="d",
+        created_at=NOW,
+        updated_at=NOW,
+        assignee=assignee,
         closed_at=NOW - timedelta(days=closed_days_ago) if closed_days_ago is not None else None,
     )
 
@@ -44,8 +61,13 @@ def ticket(status: Status, *, closed_days_ago: float | None = 1.0, assignee: str
 @pytest.mark.parametrize("status", list(Status))
 def test_every_action_from_every_status(action, status):
     expected = EXPECTED[action].get(status)
-    kwargs = {"now": NOW, "reopen_window": WINDOW, "agent_named": True, "close_reason": CloseReason.RESOLVED,
-              "assignee_after": "agent-1"}
+    kwargs = {
+        "now": NOW,
+        "reopen_window": WINDOW,
+        "agent_named": True,
+        "close_reason": CloseReason.RESOLVED,
+        "assignee_after": "agent-1",
+    }
     if expected is None:
         with pytest.raises(IllegalTransition) as caught:
             next_status(action, ticket(status), **kwargs)
@@ -80,5 +102,9 @@ def test_reopen_only_within_the_window():
 
 
 def test_reopened_without_anyone_to_work_it_waits_for_assignment():
-    assert next_status(Action.REOPEN, ticket(S.RESOLVED, assignee=None), now=NOW, reopen_window=WINDOW,
-                       assignee_after=None) is S.CLASSIFIED
+    assert (
+        next_status(
+            Action.REOPEN, ticket(S.RESOLVED, assignee=None), now=NOW, reopen_window=WINDOW, assignee_after=None
+        )
+        is S.CLASSIFIED
+    )

@@ -27,7 +27,11 @@ def test_blocks_are_handed_out_in_order_and_days_roll_over_in_the_business_zone(
     allocator = NumberAllocator(counter.reserve, block_size=3, zone=ZoneInfo("Asia/Shanghai"))
     day = datetime(2023, 10, 27, 15, 59, tzinfo=UTC)  # 23:59 in Shanghai
     assert [allocator.next(day) for _ in range(4)] == [
-        "CS20231027000001", "CS20231027000002", "CS20231027000003", "CS20231027000004"]
+        "CS20231027000001",
+        "CS20231027000002",
+        "CS20231027000003",
+        "CS20231027000004",
+    ]
     assert allocator.next(datetime(2023, 10, 27, 16, 0, tzinfo=UTC)) == "CS20231028000001"
     assert counter.writes == 3
 
@@ -42,8 +46,9 @@ def test_one_allocator_shared_by_threads_gives_unique_numbers():
     allocator = NumberAllocator(counter.reserve, block_size=10, zone=ZoneInfo("UTC"))
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     numbers: list[str] = []
-    threads = [threading.Thread(target=lambda: numbers.extend(allocator.next(moment) for _ in range(200)))
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: numbers.extend(allocator.next(moment) for _ in range(200))) for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:

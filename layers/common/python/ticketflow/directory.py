@@ -47,7 +47,13 @@ DEMO_TEAMS: tuple[Team, ...] = (
 DEMO_PEOPLE: tuple[Person, ...] = (
     Person(id="agent-1", name="Li Wei 李伟", role=Role.AGENT, teams=["presales"], skills=["product_info", "pricing"]),
     Person(id="agent-2", name="Amy Chen 陈敏", role=Role.AGENT, teams=["presales"], skills=["pricing", "en"]),
-    Person(id="agent-3", name="Zhang Hua 张华", role=Role.AGENT, teams=["aftersales"], skills=["logistics", "payment_process"]),
+    Person(
+        id="agent-3",
+        name="Zhang Hua 张华",
+        role=Role.AGENT,
+        teams=["aftersales"],
+        skills=["logistics", "payment_process"],
+    ),
     Person(id="agent-4", name="Tom Wang 王涛", role=Role.AGENT, teams=["aftersales"], skills=["product_quality", "en"]),
     Person(id="sup-1", name="Zhao Lin 赵琳", role=Role.SUPERVISOR, teams=["presales", "aftersales"]),
     Person(id="admin-1", name="Admin 管理员", role=Role.ADMIN),

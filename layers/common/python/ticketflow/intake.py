@@ -89,8 +89,9 @@ def _store_and_enqueue(new: NewTicket, *, ticket_id: str, source_key_id: str | N
         ticket = ticket_store.get(ticket_id)  # type: ignore[assignment]
     messaging.send(
         CLASSIFY_QUEUE,
-        messaging.Envelope(type="ticket.created", correlation_id=ticket.id,
-                           data={"ticket_id": ticket.id, "number": ticket.number}),
+        messaging.Envelope(
+            type="ticket.created", correlation_id=ticket.id, data={"ticket_id": ticket.id, "number": ticket.number}
+        ),
     )
     return ticket.model_dump(mode="json")
 

@@ -88,11 +88,7 @@ def next_status(
 
     if action is Action.TRANSFER and not agent_named:
         target = S.CLASSIFIED
-    if (
-        action is Action.CLOSE
-        and ticket.status in OPEN_STATUSES
-        and close_reason not in CLOSE_WITHOUT_RESOLVING
-    ):
+    if action is Action.CLOSE and ticket.status in OPEN_STATUSES and close_reason not in CLOSE_WITHOUT_RESOLVING:
         raise _illegal(
             action,
             ticket,

@@ -26,9 +26,7 @@ class Status(StrEnum):
     CLOSED = "closed"  # 归档
 
 
-OPEN_STATUSES = frozenset(
-    {Status.NEW, Status.CLASSIFIED, Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING_CUSTOMER}
-)
+OPEN_STATUSES = frozenset({Status.NEW, Status.CLASSIFIED, Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING_CUSTOMER})
 
 
 class Channel(StrEnum):
@@ -92,8 +90,8 @@ class NewTicket(_Input):
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] | None = None
     occurred_at: Timestamp | None = Field(default=None, description="When the problem happened, if known.")
     attachments: Annotated[list[Attachment], Field(max_length=10)] = Field(default_factory=list)
-    metadata: Annotated[dict[str, Annotated[str, StringConstraints(max_length=500)]], Field(max_length=20)] = (
-        Field(default_factory=dict, description="Free channel data (e.g. page URL, app version).")
+    metadata: Annotated[dict[str, Annotated[str, StringConstraints(max_length=500)]], Field(max_length=20)] = Field(
+        default_factory=dict, description="Free channel data (e.g. page URL, app version)."
     )
 
 

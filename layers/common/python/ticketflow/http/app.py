@@ -40,8 +40,12 @@ def error_response(error: TicketflowError) -> Response:
     if error.status >= 500:
         logger.exception("request failed", extra={"code": error.code})
     else:
-        logger.info("request refused", extra={"code": error.code, "status": error.status, "error_message": error.message})
-    return Response(status_code=error.status, content_type="application/json", body=json.dumps(error.to_body(), ensure_ascii=False))
+        logger.info(
+            "request refused", extra={"code": error.code, "status": error.status, "error_message": error.message}
+        )
+    return Response(
+        status_code=error.status, content_type="application/json", body=json.dumps(error.to_body(), ensure_ascii=False)
+    )
 
 
 def _field(loc: tuple | list) -> str:
@@ -55,7 +59,9 @@ def _field(loc: tuple | list) -> str:
 def validation_error(errors: list[dict[str, Any]]) -> TicketflowError:
     if any(e.get("type") == "json_invalid" for e in errors):
         return InvalidJson("the request body is not valid JSON", details=[{"field": "body", "message": "invalid JSON"}])
-    details = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid"), "type": e.get("type")} for e in errors]
+    details = [
+        {"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid"), "type": e.get("type")} for e in errors
+    ]
     message = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
     return ValidationFailed(message, details=details)
 
@@ -100,6 +106,10 @@ def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) ->
     if len(body.encode() if isinstance(body, str) else body) > limit:
         error = PayloadTooLarge(f"the request body is larger than {limit} bytes", details={"limit_bytes": limit})
         response = error_response(error)
-        return {"statusCode": response.status_code, "multiValueHeaders": {"Content-Type": ["application/json"]},
-                "body": response.body, "isBase64Encoded": False}
+        return {
+            "statusCode": response.status_code,
+            "multiValueHeaders": {"Content-Type": ["application/json"]},
+            "body": response.body,
+            "isBase64Encoded": False,
+        }
     return app.resolve(event, context)

@@ -32,10 +32,13 @@ def open_ticket(
     ] = None,
 ) -> Response[Ticket]:
     created = intake.open_ticket(
-        ticket, source_key_id=channel_key_id(router), idempotency_key=idempotency_key,
+        ticket,
+        source_key_id=channel_key_id(router),
+        idempotency_key=idempotency_key,
         lambda_context=router.lambda_context,
     )
     logger.info("ticket opened", extra={"ticket_id": created.id, "number": created.number, "channel": created.channel})
     metrics.add_metric(name="TicketsOpened", unit=MetricUnit.Count, value=1)
-    return Response(status_code=201, content_type="application/json", body=created,
-                    headers={"Location": f"/tickets/{created.id}"})
+    return Response(
+        status_code=201, content_type="application/json", body=created, headers={"Location": f"/tickets/{created.id}"}
+    )

@@ -33,18 +33,26 @@ def list_tickets(
     supervisors may list by status alone. Without a filter: the caller's own tickets.
     Pass `next_cursor` back as `cursor` for the next page."""
     return handling.list_tickets(
-        current_actor(router), status=status, assignee=assignee, team=team, customer=customer,
-        limit=limit, cursor=cursor,
+        current_actor(router),
+        status=status,
+        assignee=assignee,
+        team=team,
+        customer=customer,
+        limit=limit,
+        cursor=cursor,
     )
 
 
-def _action_route(path: str, action: Action, command_type: type[commands.Command], summary: str,
-                  body_required: bool) -> None:
+def _action_route(
+    path: str, action: Action, command_type: type[commands.Command], summary: str, body_required: bool
+) -> None:
     """One route per action, so each has its own documented body in the OpenAPI document."""
     if body_required:
+
         def act(ticket_id: str, command: Annotated[command_type, Body()]) -> Ticket:  # type: ignore[valid-type]
             return handling.perform(ticket_id, current_actor(router), action, command)
     else:
+
         def act(ticket_id: str, command: Annotated[command_type | None, Body()] = None) -> Ticket:  # type: ignore[valid-type]
             return handling.perform(ticket_id, current_actor(router), action, command or command_type())
 

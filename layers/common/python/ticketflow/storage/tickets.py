@@ -49,8 +49,12 @@ def _ticket_item(ticket: Ticket) -> dict[str, Any]:
 
 
 def _history_item(ticket_id: str, entry: HistoryEntry) -> dict[str, Any]:
-    return {"pk": f"TICKET#{ticket_id}", "sk": f"HIST#{entry.version:08d}", "type": "history",
-            **entry.model_dump(mode="json")}
+    return {
+        "pk": f"TICKET#{ticket_id}",
+        "sk": f"HIST#{entry.version:08d}",
+        "type": "history",
+        **entry.model_dump(mode="json"),
+    }
 
 
 def _to_ticket(item: dict[str, Any]) -> Ticket:
