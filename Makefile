@@ -1,0 +1,49 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11+, Node/npm and Java are on it):
+#   make dev    the whole stack on this machine (ticketflow dev on the embedded AWS emulator)
+#   make test   lint, then every test suite (unit, integration, e2e, infra)
+# Both create .venv and install the pinned dependencies on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+ARGS ?=
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
+export CDK_DISABLE_VERSION_CHECK = 1
+
+.PHONY: setup dev test lint unit synth bench events clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP)
+
+dev: $(STAMP)
+	$(BIN)/ticketflow dev $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check layers functions tests bench events infra
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+synth: $(STAMP)
+	CDK_OUTDIR=cdk.out $(BIN)/python -m infra.app
+
+bench: $(STAMP)
+	$(BIN)/python bench/startup.py
+	$(BIN)/python -W ignore bench/aws_requests.py
+
+events: $(STAMP)
+	$(BIN)/python events/generate.py
+
+clean:
+	rm -rf $(VENV) cdk.out .cache .pytest_cache .ruff_cache
