@@ -37,6 +37,21 @@ def pinned_version(package: str) -> str:
 
 # Public parameter AWS maintains for each Powertools release; resolved at deploy time, so
 # synth stays offline. The layer bundles pydantic and the X-Ray SDK; boto3 is the runtime's.
+TABLE_READ = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+)
+TABLE_READ_WRITE = (
+    *TABLE_READ,
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+)
+
 POWERTOOLS_LAYER_PARAMETER = (
     f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{pinned_version('aws-lambda-powertools')}"
 )
@@ -117,10 +132,9 @@ class Functions(Construct):
             tracing=lambda_.Tracing.ACTIVE,
         )
 
-        if spec.table_access == "read":
-            self._table.grant_read_data(role)
-        else:
-            self._table.grant_read_write_data(role)
+        # Explicit actions rather than grant_read_data: those include Scan, which the design
+        # bans outside an admin export. Transactions need no action of their own.
+        self._table.grant(role, *(TABLE_READ if spec.table_access == "read" else TABLE_READ_WRITE))
         for queue in sends_to:
             queue.queue.grant_send_messages(role)
         if spec.consumes:

@@ -219,6 +219,12 @@ def test_table_access_is_read_or_read_write_as_declared(any_synth: Synthesized) 
     assert {f.table_access for f in any_synth.functions} >= {"read_write"}
 
 
+def test_no_function_may_scan_the_table(any_synth: Synthesized) -> None:
+    # The design bans Scan outside an admin export; no function is that export.
+    for spec in any_synth.functions:
+        assert any_synth.allowed(spec.name, "dynamodb:Scan") == [], spec.name
+
+
 def test_only_xray_gets_resource_star(any_synth: Synthesized) -> None:
     # The IAM5[Resource::*] acknowledgement on each role relies on this.
     for spec in any_synth.functions:
