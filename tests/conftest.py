@@ -35,14 +35,9 @@ os.environ.pop("AWS_PROFILE", None)
 
 def reset_caches() -> None:
     """Forget per-container state (clients, settings, caches) as a new Lambda container would."""
-    from ticketflow import aws, config, intake
-    from ticketflow.storage import directory
+    import ticketflow
 
-    aws.reset()
-    config.settings.cache_clear()
-    intake._allocator.cache_clear()
-    intake._idempotent_open.cache_clear()
-    directory.clear_cache()
+    ticketflow.reset()
 
 
 @pytest.fixture(scope="session")

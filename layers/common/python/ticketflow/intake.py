@@ -124,6 +124,11 @@ def _idempotent_open():
     return open_once, config
 
 
+def reset() -> None:
+    _allocator.cache_clear()
+    _idempotent_open.cache_clear()
+
+
 def open_ticket(
     new: NewTicket, *, source_key_id: str | None, idempotency_key: str | None, lambda_context: Any = None
 ) -> Ticket:

@@ -1,0 +1,175 @@
+"""The `ticketflow` command.
+
+Each subcommand is one function below, registered with ``@command(...)``: its name is the
+subcommand's, its docstring the help, its arguments those listed in the decorator. It
+returns the exit code. Heavy imports (boto3, moto, the handlers) stay inside the commands
+that need them, so `ticketflow token` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import inspect
+import json
+import logging
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from infra.local.gateway import DEMO_API_KEY
+
+Command = Callable[[argparse.Namespace], int]
+Argument = tuple[tuple[str, ...], dict[str, Any]]  # add_argument's positional and keyword arguments
+_COMMANDS: list[tuple[Command, tuple[Argument, ...]]] = []
+
+
+def arg(*names: str, **options: Any) -> Argument:
+    return names, options
+
+
+def command(*arguments: Argument) -> Callable[[Command], Command]:
+    def register(run: Command) -> Command:
+        _COMMANDS.append((run, arguments))
+        return run
+
+    return register
+
+
+@command(
+    arg("--port", type=int, default=3000, help="port of the HTTP API (0: any free port; default %(default)s)"),
+    arg("--host", default="127.0.0.1", help="address to listen on (default %(default)s)"),
+    arg("--api-key", default=DEMO_API_KEY, help="the channel API key accepted in x-api-key (default %(default)s)"),
+)
+def dev(args: argparse.Namespace) -> int:
+    """Run the whole stack on this machine until Ctrl-C.
+
+    The HTTP API of the topology, queues pumped into their consumers, schedules ticking,
+    against AWS emulated in this process (moto): no account, no Docker. State lives in
+    memory and is gone when it stops. Local-only routes: GET /dev/outbox (email, SMS and
+    events sent) and POST /dev/schedules/{name} (fire a schedule now).
+
+    A schedule ticks at its topology rate unless TICKETFLOW_SCHEDULE_<NAME>_SECONDS says
+    otherwise. Tokens are signed with $TICKETFLOW_DEV_TOKEN_SECRET (or the dev default).
+    """
+    from infra.local import tokens
+    from infra.local.runner import LocalStack
+
+    console = logging.StreamHandler()  # one line per request, and handler failures, on stderr
+    console.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    local_log = logging.getLogger("infra.local")
+    local_log.addHandler(console)
+    local_log.setLevel(logging.INFO)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    stack = LocalStack(host=args.host, port=args.port, api_key=args.api_key)
+    try:
+        base_url = stack.start()
+    except OSError as error:
+        print(f"ticketflow dev: {error} ({args.host}:{args.port})", file=sys.stderr)
+        return 1
+    print(f"ticketflow dev: API on {base_url}  (started in {stack.startup_s:.1f} s)")
+    print(f"  state is in memory only, gone when this stops; AWS emulated at {stack.emulator.endpoint}")
+    print(f"  channel API key   x-api-key: {args.api_key}")
+    print("  people            Authorization: Bearer <token>, valid 12 h")
+    for person in stack.people:
+        token = tokens.issue(person.id, person.role.value)
+        print(f"    {person.id:<9} {person.role.value:<10} {','.join(person.teams) or '-':<20} {token}")
+    print(f"  outbox            GET {base_url}/dev/outbox")
+    for name, function in stack.schedules.items():
+        print(f"  schedule {name:<8} POST {base_url}/dev/schedules/{name}  (runs {function.name})")
+    print("Ctrl-C stops.", flush=True)
+    stopping.wait()
+    stack.stop()
+    print("ticketflow dev: stopped", flush=True)
+    return 0
+
+
+@command(
+    arg("--sub", required=True, help="the person's id, e.g. agent-1"),
+    arg("--role", required=True, choices=("agent", "supervisor", "admin"), help="the person's group"),
+    arg("--ttl-seconds", type=int, default=12 * 3600, help="lifetime (default %(default)s s)"),
+)
+def token(args: argparse.Namespace) -> int:
+    """Print a bearer token that `ticketflow dev` accepts for this identity.
+
+    An HS256 JWT with the claims of a Cognito ID token (sub, cognito:username,
+    cognito:groups, token_use), signed with $TICKETFLOW_DEV_TOKEN_SECRET or the dev default.
+    """
+    from infra.local import tokens
+
+    print(tokens.issue(args.sub, args.role, args.ttl_seconds))
+    return 0
+
+
+@command(
+    arg("function", help="a function of the topology, e.g. intake"),
+    arg("event", type=argparse.FileType("r", encoding="utf-8"), help="the event as a JSON file (- for stdin)"),
+    arg(
+        "--endpoint",
+        help="AWS endpoint to use, e.g. the emulator `ticketflow dev` printed "
+        "(default: start an emulator with the table, queues and demo directory)",
+    ),
+)
+def invoke(args: argparse.Namespace) -> int:
+    """Run one function's handler on one event and print its result as JSON.
+
+    The handler's own logs go to stderr, so stdout is the result alone. A handler that
+    raises prints Lambda's error payload and exits 1. Sample events are in events/.
+    """
+    from infra import topology
+    from infra.local.emulator import Emulator
+
+    try:
+        function = topology.function(args.function)
+    except KeyError as error:
+        print(f"ticketflow invoke: {error.args[0]}", file=sys.stderr)
+        return 2
+    event = json.load(args.event)
+    emulator = Emulator(endpoint=args.endpoint)
+    # Handlers log to stdout (Powertools binds its stream when imported): send it to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        emulator.start()
+        try:
+            result = emulator.load(function).invoke(event)
+        except Exception as error:
+            traceback.print_exc()
+            result, code = {"errorType": type(error).__name__, "errorMessage": str(error)}, 1
+        else:
+            code = 0
+        finally:
+            emulator.stop()
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return code
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(
+        prog="ticketflow", description="ticketflow: customer-service tickets on AWS, and on this machine."
+    )
+    subparsers = main_parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for run, arguments in _COMMANDS:
+        doc = inspect.getdoc(run) or ""
+        sub = subparsers.add_parser(
+            run.__name__,
+            help=doc.splitlines()[0],
+            description=doc,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        for names, options in arguments:
+            sub.add_argument(*names, **options)
+        sub.set_defaults(run=run)
+    return main_parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
