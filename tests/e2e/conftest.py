@@ -1,0 +1,89 @@
+"""A real `ticketflow dev` in a subprocess, and HTTP clients for its channel and people."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.e2e
+
+
+class LocalStack:
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self.base_url = base_url
+        self.api_key = api_key
+        self.http = requests.Session()
+        self._tokens: dict[str, str] = {}
+
+    def token(self, person: str, role: str) -> str:
+        """Through the `ticketflow token` command, as a person would get one."""
+        if person not in self._tokens:
+            out = subprocess.run(
+                [str(BIN / "ticketflow"), "token", "--sub", person, "--role", role],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            )
+            self._tokens[person] = out.stdout.strip()
+        return self._tokens[person]
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        as_: tuple[str, str] | None = None,
+        channel: bool = False,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        all_headers = dict(headers or {})
+        if channel:
+            all_headers.setdefault("x-api-key", self.api_key)
+        if as_:
+            all_headers["Authorization"] = f"Bearer {self.token(*as_)}"
+        return self.http.request(method, self.base_url + path, json=json, headers=all_headers, timeout=30, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    api_key = "e2e-channel-key"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "TICKETFLOW_"))}
+    process = subprocess.Popen(
+        [str(BIN / "ticketflow"), "dev", "--port", "0", "--api-key", api_key],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    base_url = None
+    deadline = time.monotonic() + 60
+    assert process.stdout is not None
+    while time.monotonic() < deadline and base_url is None:
+        line = process.stdout.readline()
+        if not line:
+            break
+        match = re.search(r"API on (http://127\.0\.0\.1:\d+)", line)
+        if match:
+            base_url = match.group(1)
+    assert base_url, "ticketflow dev did not print its URL"
+    try:
+        yield LocalStack(base_url, api_key)
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0, "ticketflow dev did not stop cleanly on Ctrl-C"
