@@ -36,11 +36,10 @@ def main() -> None:
 
 
 def run() -> None:
-    from ticketflow import aws
-    from ticketflow.storage.directory import seed_demo_directory
-
     from tests.conftest import create_stack
     from tests.support import Api, new_ticket
+    from ticketflow import aws
+    from ticketflow.storage.directory import seed_demo_directory
 
     create_stack("bench")
     seed_demo_directory()

@@ -147,6 +147,29 @@ def invoke(args: argparse.Namespace) -> int:
     return code
 
 
+@command(
+    arg("--table", required=True, help="the deployed table's name (the stack's TableName output)"),
+    arg("--endpoint", help="an AWS endpoint other than the default, e.g. a running emulator"),
+)
+def seed(args: argparse.Namespace) -> int:
+    """Write the demo teams and people into a table (until the admin API manages the directory).
+
+    Uses the AWS credentials and region of the environment, like the AWS CLI. Idempotent.
+    """
+    import os
+
+    import ticketflow
+    from ticketflow.storage.directory import seed_demo_directory
+
+    os.environ["TICKETFLOW_TABLE_NAME"] = args.table
+    if args.endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = args.endpoint
+    ticketflow.reset()
+    for person in seed_demo_directory():
+        print(f"{person.id:<10}{person.role.value:<12}{','.join(person.teams) or '-'}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(
         prog="ticketflow", description="ticketflow: customer-service tickets on AWS, and on this machine."

@@ -55,9 +55,8 @@ def moto_endpoint() -> Iterator[str]:
 
 def create_stack(prefix: str) -> dict[str, str]:
     """The table and queues of the topology under fresh names; sets the functions' environment."""
-    from ticketflow.storage.schema import create_table_kwargs
-
     from infra import topology
+    from ticketflow.storage.schema import create_table_kwargs
 
     dynamodb = boto3.client("dynamodb")
     table = f"{prefix}-table"

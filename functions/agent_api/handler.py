@@ -1,6 +1,7 @@
 """The people-facing ticket API (Cognito JWT) and GET /openapi.json."""
 
 from aws_lambda_powertools.logging import correlation_paths
+
 from ticketflow.http import docs_routes, ticket_routes
 from ticketflow.http.app import create_app, resolve
 from ticketflow.observability import logger, metrics

@@ -1,6 +1,7 @@
 """POST /tickets (channel API key): validate, store as a numbered ticket, enqueue for classification."""
 
 from aws_lambda_powertools.logging import correlation_paths
+
 from ticketflow.http.app import create_app, resolve
 from ticketflow.http.intake_routes import router
 from ticketflow.observability import logger, metrics

@@ -6,12 +6,12 @@ import json
 
 import pytest
 from aws_cdk.assertions import Match
-from ticketflow.storage import schema
 
 from infra import topology
 from infra.app import cdk_json_context
 from infra.constructs.api import GATEWAY_ERRORS
 from infra.constructs.functions import POWERTOOLS_LAYER_PARAMETER, pinned_version
+from ticketflow.storage import schema
 
 from .conftest import BorrowedCode, Synthesized, arn, as_list
 

@@ -179,13 +179,12 @@ def test_concurrent_accepts_only_one_wins(real_dynamodb_stack):
     current event in a class attribute, so one process cannot run two API invocations at
     once (Lambda never does); the race that matters is the table's conditional write.
     """
+    from tests.support import ROLES, claims
     from ticketflow import handling
     from ticketflow.access import actor_from_claims
     from ticketflow.commands import Accept
     from ticketflow.errors import Conflict
     from ticketflow.lifecycle import Action
-
-    from tests.support import ROLES, claims
 
     people = ("agent-1", "agent-2", "sup-1", "admin-1")
     actors = {p: actor_from_claims(claims(p, ROLES[p])) for p in people}

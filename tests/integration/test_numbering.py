@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from ticketflow.numbering import NumberAllocator
 from ticketflow.storage import sequences
 

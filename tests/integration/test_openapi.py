@@ -26,3 +26,13 @@ def test_the_document_covers_every_route_with_its_auth(stack):
     schemes = document["components"]["securitySchemes"]
     assert schemes["channel_key"]["name"] == "x-api-key" and schemes["bearer"]["scheme"] == "bearer"
     assert "NewTicket" in document["components"]["schemas"]
+
+
+def test_error_responses_are_documented_with_our_error_shape(stack):
+    _, document = Api().get("/openapi.json")
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert schemas["ErrorBody"]["properties"]["error"]["$ref"] == "#/components/schemas/ErrorDetail"
+    transfer = document["paths"]["/tickets/{ticket_id}/transfer"]["post"]["responses"]
+    for status in ("400", "401", "403", "404", "409", "422"):
+        assert transfer[status]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")

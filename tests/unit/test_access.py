@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from ticketflow.access import Actor, check
 from ticketflow.directory import Role
 from ticketflow.errors import Conflict, Forbidden

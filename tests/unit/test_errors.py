@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from ticketflow import errors
 from ticketflow.http.app import _field, error_response, validation_error
 

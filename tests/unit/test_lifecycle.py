@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from ticketflow.errors import IllegalTransition
 from ticketflow.lifecycle import TRANSITIONS, Action, next_status
 from ticketflow.models import Channel, CloseReason, Customer, Status, Ticket

@@ -1,18 +1,60 @@
 """GET /openapi.json: the contract of the whole HTTP API (every function's routes)."""
 
+import json
 from functools import cache
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import Router
+from pydantic import BaseModel
 
 router = Router()
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: object = None
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a stable machine code, a message for people, details (fields)."""
+
+    error: ErrorDetail
+
+
+_ERRORS = {
+    "400": "Malformed request (invalid JSON, a bad cursor)",
+    "401": "No valid credential",
+    "403": "Not allowed for this caller",
+    "404": "No such ticket or route",
+    "409": "The ticket's state does not allow this, or it changed meanwhile",
+    "413": "Request body too large",
+    "422": "A field is missing or invalid; details name it",
+    "429": "Too many requests",
+}
+
+
+def _with_error_responses(document: dict) -> dict:
+    """Powertools documents its own 422 shape; ours is ErrorBody for every 4xx, so say so."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    schemas.update(ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs"))
+    schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    for item in document["paths"].values():
+        for operation in item.values():
+            for status, description in _ERRORS.items():
+                operation["responses"][status] = {"description": description, "content": ref}
+    return document
 
 
 @cache
 def document() -> str:
     from ticketflow.http import app, intake_routes, ticket_routes
 
-    return app.create_app(intake_routes.router, ticket_routes.router).get_openapi_json_schema()
+    generated = app.create_app(intake_routes.router, ticket_routes.router).get_openapi_json_schema()
+    return json.dumps(_with_error_responses(json.loads(generated)), ensure_ascii=False)
 
 
 @router.get("/openapi.json", include_in_schema=False)
