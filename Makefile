@@ -26,11 +26,12 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check --quiet .
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check layers functions tests bench events infra
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
