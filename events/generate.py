@@ -50,7 +50,14 @@ BODIES = {
     ("POST", "/tickets/{id}/resolve"): {"result": "Shipped with SF Express, tracking sent."},
     ("POST", "/tickets/{id}/close"): {"reason": "resolved"},
     ("POST", "/tickets/{id}/reopen"): {"reason": "customer says the parcel is damaged"},
+    ("PUT", "/agents/{id}/availability"): {"online": True},
 }
+QUERIES = {
+    ("GET", "/tickets"): {"team": "presales", "status": "in_progress"},
+    ("GET", "/agents"): {"team": "logistics"},
+}
+# The message each queue carries (the sample names a ticket that need not exist).
+QUEUE_MESSAGES = {"classify": "ticket.created", "assign": "ticket.classified"}
 
 
 def api_event(
@@ -140,17 +147,13 @@ def events() -> dict[Path, dict]:
     for function in topology.FUNCTIONS:
         for route in function.routes:
             body = BODIES.get((route.method, route.path))
-            query = (
-                {"team": "presales", "status": "in_progress"}
-                if route.path == "/tickets" and route.method == "GET"
-                else None
-            )
+            query = QUERIES.get((route.method, route.path))
             found[HERE / function.name / f"{event_name(route.method, route.path)}.json"] = api_event(
                 route.method, route.path, auth=route.auth, body=body, query=query
             )
         if function.consumes:
             message = {
-                "type": "ticket.created",
+                "type": QUEUE_MESSAGES[function.consumes],
                 "version": 1,
                 "id": "5f0a",
                 "occurred_at": "2026-11-23T09:00:00.000Z",

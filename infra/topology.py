@@ -35,7 +35,7 @@ def queue_url_env(queue: str) -> str:
 class Queue:
     name: str
     description: str
-    visibility_timeout_s: int = 60  # >= the consumer's timeout, as AWS requires
+    visibility_timeout_s: int = 180  # AWS advises 6 × the consumer's timeout
     max_receive_count: int = 5  # deliveries before a message moves to the dead-letter queue
     delay_s: int = 0
     batch_size: int = 10
@@ -68,6 +68,8 @@ class Function:
     schedule: Schedule | None = None
     sends_to: tuple[str, ...] = ()  # queues it enqueues into
     table_access: Literal["read", "read_write"] = "read_write"
+    # Outbound AWS services beyond the table and queues: "ses" (email), "sns" (SMS), "events".
+    uses: tuple[Literal["ses", "sns", "events"], ...] = ()
     memory_mb: int = 512
     timeout_s: int = 10
     env: dict[str, str] = field(default_factory=dict)
@@ -78,7 +80,8 @@ class Function:
 
 
 QUEUES: tuple[Queue, ...] = (
-    Queue("classify", "New tickets waiting for classification (consumer arrives with triage)."),
+    Queue("classify", "New tickets: classify, answer from the knowledge base, route to a team."),
+    Queue("assign", "Tickets waiting in a team queue, and capacity freed in a team: pick agents."),
 )
 
 _TICKET_ACTIONS = (
@@ -109,7 +112,24 @@ FUNCTIONS: tuple[Function, ...] = (
             Route("GET", "/tickets", "person"),
             Route("GET", "/tickets/{id}", "person"),
             *(Route("POST", f"/tickets/{{id}}/{action}", "person") for action in _TICKET_ACTIONS),
+            Route("GET", "/agents", "person"),
+            Route("PUT", "/agents/{id}/availability", "person"),
         ),
+        sends_to=("assign",),
+    ),
+    Function(
+        name="classify",
+        description="Classify new tickets, auto-reply from the knowledge base, route them to a team.",
+        consumes="classify",
+        sends_to=("assign",),
+        uses=("ses", "sns", "events"),
+        timeout_s=30,
+    ),
+    Function(
+        name="assign",
+        description="Give waiting tickets to the best agent with room: skills, seniority, load, round robin.",
+        consumes="assign",
+        timeout_s=30,
     ),
 )
 

@@ -2,11 +2,11 @@
 
 from aws_lambda_powertools.logging import correlation_paths
 
-from ticketflow.http import docs_routes, ticket_routes
+from ticketflow.http import agent_routes, docs_routes, ticket_routes
 from ticketflow.http.app import create_app, resolve
 from ticketflow.observability import logger, metrics
 
-app = create_app(ticket_routes.router, docs_routes.router)
+app = create_app(ticket_routes.router, agent_routes.router, docs_routes.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -37,6 +37,9 @@ def pinned_version(package: str) -> str:
 
 # Public parameter AWS maintains for each Powertools release; resolved at deploy time, so
 # synth stays offline. The layer bundles pydantic and the X-Ray SDK; boto3 is the runtime's.
+# The verified SES identity customers and staff get email from (override in cdk.json context).
+SENDER_EMAIL = "service@ticketflow.example"
+
 TABLE_READ = (
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -125,6 +128,7 @@ class Functions(Construct):
                 **{topology.queue_url_env(q.spec.name): q.queue.queue_url for q in sends_to},
                 "POWERTOOLS_SERVICE_NAME": "ticketflow",
                 "POWERTOOLS_METRICS_NAMESPACE": "ticketflow",
+                **({"TICKETFLOW_SENDER_EMAIL": SENDER_EMAIL} if "ses" in spec.uses else {}),
                 **spec.env,
             },
             logging_format=lambda_.LoggingFormat.JSON,
@@ -137,6 +141,7 @@ class Functions(Construct):
         self._table.grant(role, *(TABLE_READ if spec.table_access == "read" else TABLE_READ_WRITE))
         for queue in sends_to:
             queue.queue.grant_send_messages(role)
+        self._grant_outbound(role, spec)
         if spec.consumes:
             self._consume(function, spec, self._queue(spec.consumes, spec.name))
 
@@ -156,10 +161,40 @@ class Functions(Construct):
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
-            "Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support "
-            "resource-level permissions. tests/infra checks that no other action gets Resource *.",
+            "Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords, and SMS through "
+            "sns:Publish to a phone number, have no resource-level permissions. tests/infra checks that "
+            "no other action gets Resource *.",
         )
         return function
+
+    def _grant_outbound(self, role: iam.Role, spec: topology.Function) -> None:
+        """Email, SMS and domain events, for the functions whose topology entry says so."""
+        stack = Stack.of(self)
+        if "ses" in spec.uses:
+            # Only from the configured sender address, to anyone (customers, staff).
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["ses:SendEmail", "ses:SendRawEmail"],
+                    resources=[stack.format_arn(service="ses", resource="identity", resource_name="*")],
+                    conditions={"StringEquals": {"ses:FromAddress": SENDER_EMAIL}},
+                )
+            )
+            acknowledge(
+                role,
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*]",
+                "SES checks both the sender and each recipient identity ARN; recipients "
+                "are customers, so the identity is a wildcard, narrowed by the ses:FromAddress condition.",
+            )
+        if "sns" in spec.uses:
+            # SMS to a phone number has no resource ARN to name; topics are not used.
+            role.add_to_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=["*"]))
+        if "events" in spec.uses:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["events:PutEvents"],
+                    resources=[stack.format_arn(service="events", resource="event-bus", resource_name="default")],
+                )
+            )
 
     @staticmethod
     def _consume(function: lambda_.Function, spec: topology.Function, source: WorkQueue) -> None:

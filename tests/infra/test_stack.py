@@ -230,7 +230,9 @@ def test_only_xray_gets_resource_star(any_synth: Synthesized) -> None:
     for spec in any_synth.functions:
         for statement in any_synth.policy_statements(spec.name):
             if "*" in as_list(statement["Resource"]):
-                assert set(statement["Action"]) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+                actions = set(as_list(statement["Action"]))
+                assert actions <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "sns:Publish"}
+                assert "sns:Publish" not in actions or "sns" in spec.uses
 
 
 # --- triggers not in today's topology (extended app) ------------------------------------------

@@ -11,7 +11,7 @@ def test_the_document_covers_every_route_with_its_auth(stack):
     assert status == 200
     assert document["openapi"].startswith("3.")
     operations = {
-        (method.upper(), path.replace("{ticket_id}", "{id}")): op
+        (method.upper(), path.replace("{ticket_id}", "{id}").replace("{agent_id}", "{id}")): op
         for path, item in document["paths"].items()
         for method, op in item.items()
     }

@@ -24,6 +24,9 @@ def test_sample_is_current_and_routes(stack, path):
     assert path.read_text(encoding="utf-8") == render(SAMPLES[path]), "run: python events/generate.py"
     event = json.loads(path.read_text(encoding="utf-8"))
     response = invoke(path.parent.name, event)
+    if "Records" in event:  # a queue consumer: the message is processed (its ticket is absent: a no-op)
+        assert response == {"batchItemFailures": []}
+        return
     body = json.loads(response["body"])
     # The sample ticket does not exist in a fresh table: 404 from the domain is fine,
     # a 404 for an unknown route is not.

@@ -32,7 +32,12 @@ class Person(BaseModel):
     teams: list[str] = Field(default_factory=list)
     skills: list[str] = Field(default_factory=list)
     email: str | None = None
+    phone: str | None = None
     active: bool = True
+    # Assignment: how many active tickets (assigned or in progress) this person takes at most,
+    # and whether VIP and P1 tickets go to them first.
+    capacity: int = Field(default=8, ge=0, le=500)
+    senior: bool = False
 
     @property
     def primary_team(self) -> str | None:
@@ -41,20 +46,58 @@ class Person(BaseModel):
 
 DEMO_TEAMS: tuple[Team, ...] = (
     Team(id="presales", name="Pre-sales", name_zh="售前咨询组", supervisor="sup-1"),
-    Team(id="aftersales", name="Orders & after-sales", name_zh="售中售后组", supervisor="sup-1"),
+    Team(id="logistics", name="Orders & logistics", name_zh="订单物流组", supervisor="sup-1"),
+    Team(id="aftersales", name="After-sales", name_zh="售后服务组", supervisor="sup-1"),
 )
 
-DEMO_PEOPLE: tuple[Person, ...] = (
-    Person(id="agent-1", name="Li Wei 李伟", role=Role.AGENT, teams=["presales"], skills=["product_info", "pricing"]),
-    Person(id="agent-2", name="Amy Chen 陈敏", role=Role.AGENT, teams=["presales"], skills=["pricing", "en"]),
-    Person(
-        id="agent-3",
-        name="Zhang Hua 张华",
+
+def _agent(id: str, name: str, teams: list[str], skills: list[str], *, senior: bool = False) -> Person:
+    return Person(
+        id=id,
+        name=name,
         role=Role.AGENT,
-        teams=["aftersales"],
-        skills=["logistics", "payment_process"],
+        teams=teams,
+        skills=skills,
+        senior=senior,
+        email=f"{id}@ticketflow.example",
+        capacity=5,
+    )
+
+
+DEMO_PEOPLE: tuple[Person, ...] = (
+    _agent("agent-1", "Li Wei 李伟", ["presales"], ["product_info", "pricing"], senior=True),
+    _agent("agent-2", "Amy Chen 陈敏", ["presales"], ["pricing", "product_info", "en"]),
+    _agent("agent-3", "Zhang Hua 张华", ["aftersales", "logistics"], ["logistics", "payment_process"], senior=True),
+    _agent("agent-4", "Tom Wang 王涛", ["aftersales"], ["product_quality", "service_experience", "en"], senior=True),
+    _agent("agent-5", "Liu Yang 刘洋", ["logistics"], ["logistics", "en"]),
+    _agent(
+        "agent-6", "Sun Li 孙丽", ["aftersales"], ["payment_process", "service_experience", "satisfaction_followup"]
     ),
-    Person(id="agent-4", name="Tom Wang 王涛", role=Role.AGENT, teams=["aftersales"], skills=["product_quality", "en"]),
-    Person(id="sup-1", name="Zhao Lin 赵琳", role=Role.SUPERVISOR, teams=["presales", "aftersales"]),
-    Person(id="admin-1", name="Admin 管理员", role=Role.ADMIN),
+    Person(
+        id="sup-1",
+        name="Zhao Lin 赵琳",
+        role=Role.SUPERVISOR,
+        teams=["presales", "logistics", "aftersales"],
+        email="sup-1@ticketflow.example",
+    ),
+    Person(id="admin-1", name="Admin 管理员", role=Role.ADMIN, email="admin-1@ticketflow.example"),
 )
+
+
+class AgentState(BaseModel):
+    """What changes by the minute: online or not, how many active tickets, when last given one.
+
+    ``load`` counts the person's tickets that are assigned or in progress (pending tickets do
+    not count: they wait for the customer). Kept exact by the same transactions that change
+    tickets.
+    """
+
+    id: str
+    online: bool = False
+    load: int = 0
+    capacity: int = 0
+    last_assigned_at: str | None = None
+
+    @property
+    def has_room(self) -> bool:
+        return self.online and self.load < self.capacity

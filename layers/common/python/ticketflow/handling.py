@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from ticketflow import access, clock, commands
+from ticketflow import access, assignment, clock, commands, history, messaging
 from ticketflow.access import Actor
 from ticketflow.config import settings
 from ticketflow.directory import Role
@@ -25,7 +25,7 @@ from ticketflow.storage import directory as directory_store
 from ticketflow.storage import tickets as ticket_store
 
 _ATTEMPTS = 4
-_UNTRACKED = {"version", "updated_at", "status"}
+ASSIGN_QUEUE = "assign"
 
 
 def _resolve_id(ticket_ref: str) -> str:
@@ -65,7 +65,11 @@ def list_tickets(
     elif team:
         if not actor.oversees_all and team not in actor.teams:
             raise Forbidden(f"team {team} is not yours")
-        index, partition = "by_team", f"TEAM#{team}"
+        # A team's queue reads in working order: by status, most urgent first, oldest first.
+        items, next_cursor = ticket_store.list_by(
+            "by_team", f"TEAM#{team}", sort_prefix=prefix, limit=limit, cursor=cursor, oldest_first=True
+        )
+        return TicketPage(items=items, next_cursor=next_cursor)
     elif customer:
         items, next_cursor = ticket_store.list_by(
             "by_customer", f"CUST#{customer}", status=status, limit=limit, cursor=cursor
@@ -202,23 +206,7 @@ def decide(ticket: Ticket, actor: Actor, action: Action, command: Any, now: date
         assignee_after=changes.get("assignee", ticket.assignee),
     )
     after = ticket.model_copy(update={**changes, "status": status, "version": ticket.version + 1, "updated_at": now})
-    before_json, after_json = ticket.model_dump(mode="json"), after.model_dump(mode="json")
-    diff = {
-        key: [before_json[key], after_json[key]]
-        for key in after_json
-        if key not in _UNTRACKED and before_json[key] != after_json[key]
-    }
-    entry = HistoryEntry(
-        at=now,
-        version=after.version,
-        action=action.value,
-        actor=actor.ref,
-        from_status=ticket.status,
-        to_status=status,
-        changes=diff,
-        **{k: v for k, v in entry_fields.items() if v is not None},
-    )
-    return after, entry
+    return after, history.entry_for(ticket, after, action=action.value, actor=actor.ref, at=now, **entry_fields)
 
 
 def perform(ticket_ref: str, actor: Actor, action: Action, command: Any) -> Ticket:
@@ -228,9 +216,34 @@ def perform(ticket_ref: str, actor: Actor, action: Action, command: Any) -> Tick
         if ticket is None:
             raise NotFound(f"no ticket {ticket_ref}")
         after, entry = decide(ticket, actor, action, command, clock.now())
+        deltas = assignment.load_deltas(ticket, after)
         try:
-            ticket_store.save(after, entry, expected_version=ticket.version)
-            return after
+            ticket_store.save(after, entry, expected_version=ticket.version, load_deltas=deltas)
         except ConcurrentUpdate:
             continue  # reload and decide again: the winner's change may make ours illegal
+        _wake_assignment(after, freed=[agent for agent, delta in deltas.items() if delta < 0])
+        return after
     raise ConcurrentUpdate(f"ticket {ticket_ref} is changing too fast; try again")
+
+
+def _wake_assignment(ticket: Ticket, *, freed: list[str]) -> None:
+    """After the write: a ticket back in a team queue wants an agent; freed capacity wants work.
+
+    Best effort: should the message be lost, the SLA sweep re-drives waiting tickets.
+    """
+    if ticket.status is Status.CLASSIFIED and ticket.assignee is None and ticket.team:
+        messaging.send(
+            ASSIGN_QUEUE,
+            messaging.Envelope(type="ticket.queued", correlation_id=ticket.id, data={"ticket_id": ticket.id}),
+        )
+    teams = sorted({team for agent in freed for team in _teams_of(agent)})
+    if teams:
+        messaging.send(
+            ASSIGN_QUEUE,
+            messaging.Envelope(type="capacity.freed", correlation_id=ticket.id, data={"teams": teams, "agents": freed}),
+        )
+
+
+def _teams_of(agent: str) -> list[str]:
+    person = directory_store.get_person(agent)
+    return person.teams if person else []

@@ -95,6 +95,16 @@ class NewTicket(_Input):
     )
 
 
+class AutoReply(BaseModel):
+    """A knowledge-base answer decided at classification; ``state`` makes sending happen once."""
+
+    article: str
+    score: float
+    state: str = "pending"  # pending -> sent | undeliverable
+    channel: str | None = None
+    sent_at: Timestamp | None = None
+
+
 class Ticket(BaseModel):
     id: str
     number: str
@@ -118,7 +128,11 @@ class Ticket(BaseModel):
     category: str | None = None
     subcategory: str | None = None
     priority: str | None = None
+    confidence: float | None = Field(default=None, description="How sure the classifier was (0-1).")
     tags: list[str] = Field(default_factory=list)
+    collaborators: list[str] = Field(default_factory=list, description="Departments to involve (需协同部门).")
+    auto_reply: AutoReply | None = None
+    notices: dict[str, str] = Field(default_factory=dict, description="Notices sent once: name -> pending|sent.")
     first_response_at: Timestamp | None = None
     resolution: str | None = None
     resolved_at: Timestamp | None = None

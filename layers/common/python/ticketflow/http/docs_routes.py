@@ -51,9 +51,11 @@ def _with_error_responses(document: dict) -> dict:
 
 @cache
 def document() -> str:
-    from ticketflow.http import app, intake_routes, ticket_routes
+    from ticketflow.http import agent_routes, app, intake_routes, ticket_routes
 
-    generated = app.create_app(intake_routes.router, ticket_routes.router).get_openapi_json_schema()
+    generated = app.create_app(
+        intake_routes.router, ticket_routes.router, agent_routes.router
+    ).get_openapi_json_schema()
     return json.dumps(_with_error_responses(json.loads(generated)), ensure_ascii=False)
 
 

@@ -17,12 +17,19 @@ from botocore.exceptions import ClientError
 
 from ticketflow.errors import BadRequest, ConcurrentUpdate, Conflict
 from ticketflow.models import HistoryEntry, Status, Ticket
+from ticketflow.storage import directory as directory_store
 from ticketflow.storage import dynamo
 from ticketflow.storage.schema import INDEX_BY_NAME
 
 
 class TicketExists(Conflict):
     code = "ticket_exists"
+
+
+class AgentFull(Conflict):
+    """The agent went offline or reached capacity between our read and our write."""
+
+    code = "agent_full"
 
 
 def _ticket_key(ticket_id: str) -> dict[str, Any]:
@@ -38,7 +45,9 @@ def _index_keys(ticket: Ticket) -> dict[str, str]:
         "gsi4sk": created,
     }
     if ticket.team:
-        keys |= {"gsi2pk": f"TEAM#{ticket.team}", "gsi2sk": f"{ticket.status.value}#{created}"}
+        # A team's queue sorts by status, then urgency (P1 first; unclassified last), then age.
+        urgency = ticket.priority or "P9"
+        keys |= {"gsi2pk": f"TEAM#{ticket.team}", "gsi2sk": f"{ticket.status.value}#{urgency}#{created}"}
     if ticket.assignee:
         keys |= {"gsi3pk": f"AGENT#{ticket.assignee}", "gsi3sk": f"{ticket.status.value}#{created}"}
     return keys
@@ -83,37 +92,73 @@ def create(ticket: Ticket, entry: HistoryEntry) -> None:
         raise
 
 
-def save(ticket: Ticket, entry: HistoryEntry, *, expected_version: int) -> None:
-    """Replace the ticket if it is still at ``expected_version``, and append ``entry``."""
+def save(
+    ticket: Ticket,
+    entry: HistoryEntry,
+    *,
+    expected_version: int,
+    load_deltas: dict[str, int] | None = None,
+    claim: str | None = None,
+) -> None:
+    """Replace the ticket if it is still at ``expected_version``, append ``entry``, and change
+    agents' loads by ``load_deltas``, all in one transaction.
+
+    ``claim`` names the agent whose load may only grow while they are online and under
+    capacity (automatic assignment); AgentFull if not.
+    """
     table = dynamo.table_name()
+    items: list[dict[str, Any]] = [
+        {
+            "Put": {
+                "TableName": table,
+                "Item": dynamo.to_item(_ticket_item(ticket)),
+                "ConditionExpression": "#version = :expected",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        },
+        {
+            "Put": {
+                "TableName": table,
+                "Item": dynamo.to_item(_history_item(ticket.id, entry)),
+                "ConditionExpression": _NEW_ITEM,
+            }
+        },
+    ]
+    agents = [agent for agent, delta in (load_deltas or {}).items() if delta]
+    for agent in agents:
+        update: dict[str, Any] = {
+            "TableName": table,
+            "Key": directory_store.state_key(agent),
+            "UpdateExpression": "ADD #load :delta",
+            "ExpressionAttributeNames": {"#load": "load"},
+            "ExpressionAttributeValues": {":delta": {"N": str(load_deltas[agent])}},
+        }
+        if agent == claim:
+            update["UpdateExpression"] += " SET last_assigned_at = :now"
+            update["ConditionExpression"] = "#online = :true AND #load < #capacity"
+            update["ExpressionAttributeNames"] |= {"#online": "online", "#capacity": "capacity"}
+            update["ExpressionAttributeValues"] |= {
+                ":true": {"BOOL": True},
+                ":now": {"S": entry.model_dump(mode="json")["at"]},
+            }
+        items.append({"Update": update})
     try:
-        dynamo.client().transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": table,
-                        "Item": dynamo.to_item(_ticket_item(ticket)),
-                        "ConditionExpression": "#version = :expected",
-                        "ExpressionAttributeNames": {"#version": "version"},
-                        "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": table,
-                        "Item": dynamo.to_item(_history_item(ticket.id, entry)),
-                        "ConditionExpression": _NEW_ITEM,
-                    }
-                },
-            ]
-        )
+        dynamo.client().transact_write_items(TransactItems=items)
     except ClientError as error:
         code = error.response["Error"]["Code"]
-        if code in ("TransactionCanceledException", "ConditionalCheckFailedException"):
-            raise ConcurrentUpdate(
-                f"ticket {ticket.number} was changed by someone else; reload it and try again"
-            ) from error
-        raise
+        if code not in ("TransactionCanceledException", "ConditionalCheckFailedException"):
+            raise
+        reasons = [r.get("Code") for r in error.response.get("CancellationReasons") or []]
+        if (
+            claim in agents
+            and reasons[2 + agents.index(claim) :][:1] == ["ConditionalCheckFailed"]
+            and (reasons[:2] == ["None", "None"])
+        ):
+            raise AgentFull(f"{claim} is offline or at capacity") from error
+        raise ConcurrentUpdate(
+            f"ticket {ticket.number} was changed by someone else; reload it and try again"
+        ) from error
 
 
 def get(ticket_id: str) -> Ticket | None:
@@ -175,8 +220,9 @@ def list_by(
     status: Status | None = None,
     limit: int = 25,
     cursor: str | None = None,
+    oldest_first: bool = False,
 ) -> tuple[list[Ticket], str | None]:
-    """One page of tickets from an index partition, newest first."""
+    """One page of tickets from an index partition, newest first (or in sort-key order)."""
     spec = INDEX_BY_NAME[index]
     condition = "#pk = :pk"
     names = {"#pk": spec.partition_key}
@@ -191,7 +237,7 @@ def list_by(
         "KeyConditionExpression": condition,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
-        "ScanIndexForward": False,
+        "ScanIndexForward": oldest_first,
         "Limit": limit,
     }
     if status:  # only where the index cannot narrow by status (customer history)

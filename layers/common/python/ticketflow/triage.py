@@ -1,0 +1,221 @@
+"""The classification stage: classify a new ticket, answer it from the knowledge base where
+that is safe, route it to a team, tell the supervisor about P1, hand it to assignment.
+
+Each step writes its result on the ticket before the next begins, and each is skipped when a
+redelivered message finds it done, so the stage is safe to run twice:
+
+1. classify (only a ticket still ``new``; one an agent already claimed is theirs to triage);
+2. the auto-reply, decided in step 1 and sent once (``auto_reply.state`` pending → sent);
+3. the P1 notice to the team supervisor, once (``notices.p1_supervisor``);
+4. enqueue the ticket for assignment (assignment ignores a ticket that is no longer waiting).
+
+A send that fails with a retryable error raises, so SQS redelivers the message and the step
+is tried again; nothing is marked sent until it was. The one window left is a crash between
+the provider accepting a message and our write: the retry sends it again (at-least-once).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from ticketflow import assignment, clock, delivery, history, messaging, runtime_config
+from ticketflow.classification import ClassificationRules, Classifier
+from ticketflow.knowledge import Article, KnowledgeBase, TableOrderStatusProvider, extract_order_number, render_answer
+from ticketflow.lifecycle import Action, next_status
+from ticketflow.messaging import Envelope
+from ticketflow.models import ActorKind, ActorRef, AutoReply, Status, Ticket
+from ticketflow.observability import logger
+from ticketflow.storage import directory as directory_store
+from ticketflow.storage import tickets as ticket_store
+
+CLASSIFIER = ActorRef(kind=ActorKind.SYSTEM, id="classifier")
+KNOWLEDGE_BASE = ActorRef(kind=ActorKind.SYSTEM, id="knowledge-base")
+NOTIFIER = ActorRef(kind=ActorKind.SYSTEM, id="notifier")
+ASSIGN_QUEUE = "assign"
+# Never answer these with a canned reply: they need a person.
+NO_AUTO_REPLY_CATEGORIES = frozenset({"complaint"})
+NO_AUTO_REPLY_PRIORITIES = frozenset({"P1"})
+
+
+def classifier() -> Classifier:
+    return runtime_config.live("classification").built(
+        "classifier", lambda data: Classifier(ClassificationRules.model_validate(data))
+    )
+
+
+def knowledge_base() -> KnowledgeBase:
+    def build(data: Any) -> KnowledgeBase:
+        articles = data["articles"] if isinstance(data, dict) else data
+        return KnowledgeBase([Article.model_validate(a) for a in articles])
+
+    return runtime_config.live("knowledge").built("knowledge_base", build)
+
+
+def _text(ticket: Ticket) -> str:
+    return "\n".join(part for part in (ticket.subject, ticket.description) if part)
+
+
+def handle(envelope: Envelope) -> None:
+    """One message of the classify queue."""
+    ticket_id = envelope.data["ticket_id"]
+    ticket = ticket_store.get(ticket_id)
+    if ticket is None:
+        logger.warning("no such ticket; dropping the message", extra={"ticket_id": ticket_id})
+        return
+    if ticket.status is Status.NEW:
+        ticket = classify(ticket) or ticket
+    if ticket.auto_reply and ticket.auto_reply.state == "pending":
+        ticket = send_auto_reply(ticket) or ticket
+    if ticket.notices.get("p1_supervisor") == "pending":
+        ticket = notify_supervisor(ticket) or ticket
+    if ticket.status is Status.CLASSIFIED and ticket.assignee is None:
+        messaging.send(
+            ASSIGN_QUEUE, Envelope(type="ticket.classified", correlation_id=ticket.id, data={"ticket_id": ticket.id})
+        )
+
+
+def classify(ticket: Ticket) -> Ticket | None:
+    result = classifier().classify(_text(ticket), subject=None, customer_tier=ticket.customer.tier.value)
+    team, route_reason = assignment.routing().team_for(result.category, result.subcategory)
+    reasons = [*result.reasons, route_reason]
+    auto_reply = None
+    if result.category in NO_AUTO_REPLY_CATEGORIES or result.priority in NO_AUTO_REPLY_PRIORITIES:
+        reasons.append(f"no automatic answer for {result.category}/{result.priority}: a person replies")
+    else:
+        match = knowledge_base().match(_text(ticket), language=result.language, subcategory=result.subcategory)
+        if match:
+            auto_reply = AutoReply(article=match.article.id, score=round(match.score, 3))
+            reasons.extend(match.reasons)
+        else:
+            reasons.append("no knowledge-base article matched confidently: a person replies")
+
+    def update(current: Ticket) -> dict[str, Any] | None:
+        if current.status is not Status.NEW:
+            return None  # classified by a twin delivery, or claimed by an agent meanwhile
+        status = next_status(Action.CLASSIFY, current, now=clock.now(), reopen_window=timedelta(0))
+        return {
+            "status": status,
+            "category": result.category,
+            "subcategory": result.subcategory,
+            "priority": result.priority,
+            "confidence": round(result.confidence, 3),
+            "tags": result.tags,
+            "collaborators": result.collaborators,
+            "team": team,
+            "auto_reply": auto_reply,
+            "notices": {**current.notices, **({"p1_supervisor": "pending"} if result.priority == "P1" else {})},
+        }
+
+    after = history.record(ticket.id, update, action=Action.CLASSIFY.value, actor=CLASSIFIER, body="\n".join(reasons))
+    logger.info(
+        "classified",
+        extra={
+            "ticket_id": ticket.id,
+            "subcategory": result.subcategory,
+            "priority": result.priority,
+            "team": team,
+            "auto_reply": bool(auto_reply),
+        },
+    )
+    return after
+
+
+def expected_response(priority: str | None, language: str) -> str:
+    minutes = runtime_config.live("sla").current()[1]["first_response_minutes"].get(priority or "P3", 1440)
+    hours = minutes / 60
+    amount = f"{hours:g}" if hours >= 1 else f"{minutes}"
+    if language.startswith("en"):
+        return f"within {amount} {'hours' if hours >= 1 else 'minutes'}"
+    return f"{amount} {'小时' if hours >= 1 else '分钟'}内"
+
+
+def send_auto_reply(ticket: Ticket) -> Ticket | None:
+    assert ticket.auto_reply is not None
+    kb = knowledge_base()
+    article = next((a for a in kb.articles if a.id == ticket.auto_reply.article), None)
+    if article is None:  # removed from the knowledge base since: a person will answer
+        return history.record(
+            ticket.id,
+            lambda t: (
+                {"auto_reply": t.auto_reply.model_copy(update={"state": "withdrawn"})}
+                if t.auto_reply and t.auto_reply.state == "pending"
+                else None
+            ),
+            action="auto_reply",
+            actor=KNOWLEDGE_BASE,
+            reason=f"article {ticket.auto_reply.article} no longer exists",
+        )
+    order_number = ticket.order_number or extract_order_number(_text(ticket))
+    fields: dict[str, Any] = {
+        "customer_name": ticket.customer.name,
+        "ticket_number": ticket.number,
+        "order_number": order_number,
+        "expected_response": expected_response(ticket.priority, article.language),
+    }
+    if order_number and "order_status" in article.needs:
+        status = TableOrderStatusProvider().lookup(order_number)
+        if status:
+            fields["order_status"] = status.describe(article.language)
+    text = render_answer(article, fields)
+    try:
+        sent = delivery.deliver_to_customer(ticket, subject=f"[{ticket.number}] {article.title}", text=text)
+        state, channel = ("sent", sent.channel) if sent.channel != "none" else ("undeliverable", None)
+    except delivery.DeliveryFailed as error:
+        if error.retryable:
+            raise  # SQS redelivers; nothing was marked
+        state, channel = "undeliverable", None
+
+    def update(current: Ticket) -> dict[str, Any] | None:
+        if not current.auto_reply or current.auto_reply.state != "pending":
+            return None
+        return {
+            "auto_reply": current.auto_reply.model_copy(
+                update={"state": state, "channel": channel, "sent_at": clock.now()}
+            )
+        }
+
+    # An automatic reply is not a first response: first_response_at stays for a person.
+    return history.record(
+        ticket.id,
+        update,
+        action="auto_reply",
+        actor=KNOWLEDGE_BASE,
+        body=text,
+        reason=f"knowledge-base article {article.id} (score {ticket.auto_reply.score}); {state}"
+        + (f" by {channel}" if channel else ""),
+    )
+
+
+def notify_supervisor(ticket: Ticket) -> Ticket | None:
+    team = directory_store.get_team(ticket.team) if ticket.team else None
+    supervisor = directory_store.get_person(team.supervisor) if team and team.supervisor else None
+    subject = f"[P1] {ticket.number} {ticket.subject or ticket.category or ''}".strip()
+    text = (
+        f"P1 ticket {ticket.number} ({ticket.category}/{ticket.subcategory}) for team {ticket.team}: "
+        f"{ticket.description[:200]}"
+    )
+    if supervisor:
+        delivery.notify_people([supervisor], subject=subject, text=text)
+    delivery.publish_event(
+        "ticket.p1_opened",
+        {
+            "ticket_id": ticket.id,
+            "number": ticket.number,
+            "team": ticket.team,
+            "supervisor": supervisor.id if supervisor else None,
+        },
+    )
+
+    def update(current: Ticket) -> dict[str, Any] | None:
+        if current.notices.get("p1_supervisor") != "pending":
+            return None
+        return {"notices": {**current.notices, "p1_supervisor": "sent"}}
+
+    return history.record(
+        ticket.id,
+        update,
+        action="notify",
+        actor=NOTIFIER,
+        reason=f"P1: supervisor {supervisor.id if supervisor else '(none configured)'} notified",
+    )
