@@ -47,6 +47,8 @@ ROLES = {
     "agent-2": "agent",
     "agent-3": "agent",
     "agent-4": "agent",
+    "agent-5": "agent",
+    "agent-6": "agent",
     "sup-1": "supervisor",
     "admin-1": "admin",
 }

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Match
 from infra import topology
 from infra.app import cdk_json_context
 from infra.constructs.api import GATEWAY_ERRORS
-from infra.constructs.functions import POWERTOOLS_LAYER_PARAMETER, pinned_version
+from infra.constructs.functions import POWERTOOLS_LAYER_PARAMETER, SENDER_EMAIL, pinned_version
 from ticketflow.storage import schema
 
 from .conftest import BorrowedCode, Synthesized, arn, as_list
@@ -146,6 +146,7 @@ def test_function_runtime_layers_logs_tracing_env(synth: Synthesized, spec: topo
         **{topology.queue_url_env(q): queue_ref(q) for q in spec.sends_to},
         "POWERTOOLS_SERVICE_NAME": "ticketflow",
         "POWERTOOLS_METRICS_NAMESPACE": "ticketflow",
+        **({"TICKETFLOW_SENDER_EMAIL": SENDER_EMAIL} if "ses" in spec.uses else {}),
         **spec.env,
     }
 
@@ -196,11 +197,15 @@ def test_each_function_sends_only_to_the_queues_it_declares(any_synth: Synthesiz
         ), spec.name
 
 
-def test_intake_sends_to_classify_and_agent_api_sends_nothing(synth: Synthesized) -> None:
-    # The brief's two concrete cases, spelled out against today's topology.
+def test_the_pipeline_queues_are_wired_as_declared(synth: Synthesized) -> None:
+    # Spelled out against today's topology: intake → classify → assign, and the agent API
+    # wakes assignment when capacity frees.
     classify = arn(synth.logical_id(synth.stack.queues["classify"].queue))
+    assign = arn(synth.logical_id(synth.stack.queues["assign"].queue))
     assert synth.allowed("intake", "sqs:SendMessage") == [classify]
-    assert synth.allowed("agent_api", "sqs:SendMessage") == []
+    assert synth.allowed("classify", "sqs:SendMessage") == [assign]
+    assert synth.allowed("agent_api", "sqs:SendMessage") == [assign]
+    assert synth.allowed("assign", "sqs:SendMessage") == []
 
 
 def test_each_function_consumes_only_its_own_queue(any_synth: Synthesized) -> None:
@@ -434,3 +439,12 @@ def test_cdk_json_runs_the_app_offline_without_notices_or_telemetry() -> None:
     assert config["app"].endswith("-m infra.app")
     assert config["notices"] is False
     assert cdk_json_context()["cli-telemetry"] is False
+
+
+def test_outbound_permissions_follow_the_topology(synth: Synthesized) -> None:
+    for spec in synth.functions:
+        assert bool(synth.allowed(spec.name, "ses:SendEmail")) == ("ses" in spec.uses), spec.name
+        assert bool(synth.allowed(spec.name, "sns:Publish")) == ("sns" in spec.uses), spec.name
+        assert bool(synth.allowed(spec.name, "events:PutEvents")) == ("events" in spec.uses), spec.name
+    ses = next(s for s in synth.policy_statements("classify") if "ses:SendEmail" in as_list(s["Action"]))
+    assert ses["Condition"] == {"StringEquals": {"ses:FromAddress": SENDER_EMAIL}}
