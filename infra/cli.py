@@ -170,6 +170,74 @@ def seed(args: argparse.Namespace) -> int:
     return 0
 
 
+@command(
+    arg(
+        "--rules",
+        type=argparse.FileType("r", encoding="utf-8"),
+        help="classification rules as JSON (default: the shipped defaults/classification.json)",
+    ),
+)
+def classify(args: argparse.Namespace) -> int:
+    """Classify messages: JSON lines in on stdin, JSON lines out on stdout.
+
+    Each input line is {"id", "text", "subject"?, "customer"?: {"tier"?: "standard"|"vip"}};
+    each output line {"id", "category", "subcategory", "priority", "confidence", "reasons",
+    "tags", "collaborators", "language"}, from the same Classifier as the classification
+    function. A bad line gives {"id", "error"} naming the field, and the others go on; the
+    exit code is 0 unless the rules or stdin cannot be read.
+    """
+    from typing import Annotated
+
+    from pydantic import BaseModel, StringConstraints, ValidationError
+
+    from ticketflow.classification import ClassificationRules, Classifier, default_rules
+    from ticketflow.models import Tier
+
+    class Customer(BaseModel):  # the rest of the customer record is the caller's business
+        tier: Tier = Tier.STANDARD
+
+    class Line(BaseModel):
+        id: str | int
+        text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+        subject: str | None = None
+        customer: Customer | None = None
+
+    try:
+        rules = ClassificationRules.model_validate_json(args.rules.read()) if args.rules else default_rules()
+    except (OSError, ValueError) as error:  # a ValidationError is a ValueError
+        print(f"ticketflow classify: bad rules: {error}", file=sys.stderr)
+        return 2
+    classifier = Classifier(rules)
+    fields = {"category", "subcategory", "priority", "confidence", "reasons", "tags", "collaborators", "language"}
+
+    def answer(raw: bytes) -> dict[str, Any]:
+        try:
+            data = json.loads(raw)
+        except ValueError as error:  # also a line that is not UTF-8
+            return {"id": None, "error": f"not a JSON line: {error}"}
+        try:
+            line = Line.model_validate(data)
+        except ValidationError as error:
+            item_id = data.get("id") if isinstance(data, dict) else None
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in error.errors())
+            return {"id": item_id, "error": problems}
+        tier = line.customer.tier.value if line.customer else Tier.STANDARD.value
+        result = classifier.classify(line.text, subject=line.subject, customer_tier=tier)
+        return {"id": line.id, **result.model_dump(include=fields)}
+
+    # Bytes in and out: UTF-8 whatever the locale, and a bad byte spoils one line, not the run.
+    out = sys.stdout.buffer
+    try:
+        for raw in sys.stdin.buffer:
+            if raw.strip():
+                out.write(json.dumps(answer(raw), ensure_ascii=False).encode() + b"\n")
+                out.flush()  # an answer per line as it comes: usable as a filter in a pipe
+    except OSError as error:
+        print(f"ticketflow classify: cannot read stdin: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(
         prog="ticketflow", description="ticketflow: customer-service tickets on AWS, and on this machine."

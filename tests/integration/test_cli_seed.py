@@ -25,8 +25,8 @@ def test_seed_writes_people_and_teams(moto_endpoint):
         env=env,
         timeout=60,
     )
-    assert "agent-3   agent       aftersales" in out.stdout
+    assert "agent-3   agent       aftersales,logistics" in out.stdout
     item = boto3.client("dynamodb").get_item(
         TableName=table, Key={"pk": {"S": "PERSON#agent-3"}, "sk": {"S": "PROFILE"}}
     )
-    assert item["Item"]["teams"]["L"] == [{"S": "aftersales"}]
+    assert item["Item"]["teams"]["L"] == [{"S": "aftersales"}, {"S": "logistics"}]

@@ -80,3 +80,8 @@ def test_cognito_groups_in_any_of_their_shapes(raw):
     from ticketflow.access import _groups
 
     assert _groups({"cognito:groups": raw}) == ["agent", "supervisor"]
+
+
+def test_accepting_another_teams_assigned_ticket_is_forbidden_not_a_conflict():
+    with pytest.raises(Forbidden):
+        check(OTHER_TEAM, Action.ACCEPT, ticket("presales", "agent-1"))

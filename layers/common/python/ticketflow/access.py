@@ -84,15 +84,14 @@ def check(actor: Actor, action: Action | None, ticket: Ticket) -> None:
         if not can_view(actor, ticket):
             raise Forbidden(f"ticket {ticket.number} belongs to team {ticket.team}, which is not yours")
         return
-    if action is Action.ACCEPT:
+    if action is Action.ACCEPT and (ticket.team is None or _works_on(actor, ticket)):
         if ticket.assignee not in (None, actor.id):
             raise Conflict(
                 f"ticket {ticket.number} is assigned to {ticket.assignee}; ask a supervisor to reassign it",
                 code="assigned_to_someone_else",
             )
-        if ticket.team is None or ticket.team in actor.teams:
-            return
-    elif _works_on(actor, ticket):
+        return
+    if action is not Action.ACCEPT and _works_on(actor, ticket):
         return
     raise Forbidden(
         f"ticket {ticket.number} is not yours: it is assigned to "
