@@ -152,20 +152,20 @@ def invoke(args: argparse.Namespace) -> int:
     arg("--endpoint", help="an AWS endpoint other than the default, e.g. a running emulator"),
 )
 def seed(args: argparse.Namespace) -> int:
-    """Write the demo teams and people into a table (until the admin API manages the directory).
+    """Write the demo teams, people and orders into a table (until the admin API manages them).
 
     Uses the AWS credentials and region of the environment, like the AWS CLI. Idempotent.
     """
     import os
 
     import ticketflow
-    from ticketflow.storage.directory import seed_demo_directory
+    from ticketflow import demo
 
     os.environ["TICKETFLOW_TABLE_NAME"] = args.table
     if args.endpoint:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint
     ticketflow.reset()
-    for person in seed_demo_directory():
+    for person in demo.seed():
         print(f"{person.id:<10}{person.role.value:<12}{','.join(person.teams) or '-'}")
     return 0
 

@@ -58,6 +58,7 @@ def create_stack(prefix: str) -> dict[str, str]:
     from infra import topology
     from ticketflow.storage.schema import create_table_kwargs
 
+    boto3.client("sesv2").create_email_identity(EmailIdentity="service@ticketflow.example")
     dynamodb = boto3.client("dynamodb")
     table = f"{prefix}-table"
     dynamodb.create_table(**create_table_kwargs(table))
@@ -85,10 +86,10 @@ def create_stack(prefix: str) -> dict[str, str]:
 @pytest.fixture
 def stack(moto_endpoint: str) -> dict[str, str]:
     """A fresh table and queues in moto, with the demo directory seeded."""
-    from ticketflow.storage.directory import seed_demo_directory
+    from ticketflow import demo
 
     env = create_stack(f"t{uuid.uuid4().hex[:10]}")
-    seed_demo_directory()
+    demo.seed()
     return env
 
 
@@ -104,12 +105,12 @@ def dynamodb_local_endpoint() -> Iterator[str]:
 @pytest.fixture
 def real_dynamodb_stack(moto_endpoint: str, dynamodb_local_endpoint: str) -> Iterator[dict[str, str]]:
     """Like ``stack``, but the table lives in DynamoDB Local (queues stay in moto)."""
-    from ticketflow.storage.directory import seed_demo_directory
+    from ticketflow import demo
 
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_local_endpoint
     try:
         env = create_stack(f"t{uuid.uuid4().hex[:10]}")
-        seed_demo_directory()
+        demo.seed()
         yield env
     finally:
         del os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
@@ -120,6 +121,26 @@ def real_dynamodb_stack(moto_endpoint: str, dynamodb_local_endpoint: str) -> Ite
 def any_stack(request: pytest.FixtureRequest) -> dict[str, str]:
     """Runs a test against both moto and AWS's DynamoDB Local."""
     return request.getfixturevalue("stack" if request.param == "moto" else "real_dynamodb_stack")
+
+
+def sent_email() -> list:
+    """What SES accepted (moto keeps every message of the process)."""
+    from moto.ses.models import ses_backends
+
+    return list(ses_backends["123456789012"]["us-east-1"].sent_messages)
+
+
+def sqs_batch(messages: list[dict | str], queue: str = "classify") -> dict:
+    """A real SQS event carrying ``messages`` (dicts are JSON-encoded; strings go as they are)."""
+    from events.generate import sqs_event
+
+    records = []
+    for i, message in enumerate(messages):
+        record = sqs_event(queue, {})["Records"][0]
+        record["messageId"] = f"msg-{i}"
+        record["body"] = message if isinstance(message, str) else json.dumps(message, ensure_ascii=False)
+        records.append(record)
+    return {"Records": records}
 
 
 def drain(queue_url: str) -> list[dict]:

@@ -80,9 +80,9 @@ class Emulator:
         self.set_env({**FUNCTION_ENV, **self._topology_env(), **(env or {})})
         self._forget_cached_state()
         if self.embedded:
-            from ticketflow.storage.directory import seed_demo_directory
+            from ticketflow import demo
 
-            self.people = seed_demo_directory()
+            self.people = demo.seed()
         return self.endpoint
 
     def stop(self) -> None:
@@ -130,6 +130,10 @@ class Emulator:
         dynamodb.update_time_to_live(
             TableName=self.prefix, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
         )
+        # On AWS the sender address is verified once, out of band; SES refuses mail from others.
+        session.client("sesv2").create_email_identity(
+            EmailIdentity=os.environ.get("TICKETFLOW_SENDER_EMAIL", "service@ticketflow.example")
+        )
         sqs = session.client("sqs")
         for queue in self.topology.QUEUES:
             dlq_url = sqs.create_queue(QueueName=f"{self.prefix}-{queue.dlq_name}")["QueueUrl"]
@@ -146,6 +150,10 @@ class Emulator:
             self.queue_urls[queue.dlq_name] = dlq_url
 
     def _find_queues(self, session: boto3.session.Session) -> None:
+        # On AWS the sender address is verified once, out of band; SES refuses mail from others.
+        session.client("sesv2").create_email_identity(
+            EmailIdentity=os.environ.get("TICKETFLOW_SENDER_EMAIL", "service@ticketflow.example")
+        )
         sqs = session.client("sqs")
         for queue in self.topology.QUEUES:
             url = os.environ.get(default_topology.queue_url_env(queue.name))
