@@ -42,13 +42,15 @@ def record(
     action: str,
     actor: ActorRef,
     attempts: int = 4,
+    current: Ticket | None = None,
     **fields: Any,
 ) -> Ticket | None:
     """Apply ``update`` to the current ticket and save it with a history entry, retrying on a
     concurrent change. ``update`` returns the fields to change, or None when there is nothing
-    (left) to do — it is called again on the fresh ticket after a conflict."""
+    (left) to do — it is called again on the fresh ticket after a conflict. ``current``, when
+    the caller has just read the ticket, saves the first read."""
     for _ in range(attempts):
-        ticket = ticket_store.get(ticket_id)
+        ticket, current = current or ticket_store.get(ticket_id), None
         if ticket is None:
             return None
         updates = update(ticket)

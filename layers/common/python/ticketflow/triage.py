@@ -107,7 +107,9 @@ def classify(ticket: Ticket) -> Ticket | None:
             "notices": {**current.notices, **({"p1_supervisor": "pending"} if result.priority == "P1" else {})},
         }
 
-    after = history.record(ticket.id, update, action=Action.CLASSIFY.value, actor=CLASSIFIER, body="\n".join(reasons))
+    after = history.record(
+        ticket.id, update, action=Action.CLASSIFY.value, actor=CLASSIFIER, body="\n".join(reasons), current=ticket
+    )
     logger.info(
         "classified",
         extra={
@@ -181,6 +183,7 @@ def send_auto_reply(ticket: Ticket) -> Ticket | None:
         update,
         action="auto_reply",
         actor=KNOWLEDGE_BASE,
+        current=ticket,
         body=text,
         reason=f"knowledge-base article {article.id} (score {ticket.auto_reply.score}); {state}"
         + (f" by {channel}" if channel else ""),
@@ -215,6 +218,7 @@ def notify_supervisor(ticket: Ticket) -> Ticket | None:
     return history.record(
         ticket.id,
         update,
+        current=ticket,
         action="notify",
         actor=NOTIFIER,
         reason=f"P1: supervisor {supervisor.id if supervisor else '(none configured)'} notified",
