@@ -93,7 +93,6 @@ def run() -> None:
         print(f"{label:<42}{total:>6}  {', '.join(f'{op} {n}' for op, n in detail)}")
 
 
-
 def pipeline(api, invoke, new_ticket, drain, sqs_batch, env, counts, *, show: bool) -> None:
     """One ticket's whole automated life: intake, classification (with a knowledge-base answer),
     assignment, then an agent's accept, reply, resolve and close."""
@@ -115,8 +114,12 @@ def pipeline(api, invoke, new_ticket, drain, sqs_batch, env, counts, *, show: bo
     messages = drain(assign_queue)
     stage("assign", lambda: invoke("assign", sqs_batch(messages, "assign")))
     agent = api.get(f"/tickets/{tid}", as_="sup-1")[1]["assignee"]
-    for action, body in [("accept", None), ("reply", {"body": "您好"}), ("resolve", {"result": "ok"}),
-                         ("close", {"reason": "resolved"})]:
+    for action, body in [
+        ("accept", None),
+        ("reply", {"body": "您好"}),
+        ("resolve", {"result": "ok"}),
+        ("close", {"reason": "resolved"}),
+    ]:
         stage(action, lambda action=action, body=body: api.post(f"/tickets/{tid}/{action}", body, as_=agent))
     drain(assign_queue)
     total = sum(n for _, n, _ in stages)

@@ -27,42 +27,42 @@ print(time.perf_counter() - start)
 """
 
 
-def measure(code: str, runs: int) -> float:
+def once(code: str) -> float:
     env = {
         **os.environ,
         "TICKETFLOW_TABLE_NAME": "bench",
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
-    times = []
-    for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-c", PROBE.format(code=code)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-            cwd=ROOT,
-        )
-        times.append(float(out.stdout.strip().splitlines()[-1]))
-    return statistics.median(times) * 1000
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(code=code)], capture_output=True, text=True, env=env, check=True, cwd=ROOT
+    )
+    return float(out.stdout.strip().splitlines()[-1]) * 1000
+
+
+def handler_import(function: topology.Function) -> str:
+    return (
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('handler', {str(function.code_dir / 'handler.py')!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)"
+    )
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 7
-    baseline = measure("import boto3", runs)
-    print(f"start-up, median of {runs} fresh processes (Python {sys.version.split()[0]})")
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 9
+    probes = {"boto3 alone": "import boto3"} | {f"{f.name} handler": handler_import(f) for f in topology.FUNCTIONS}
+    # Interleaved rounds, so a noisy moment costs every probe alike, not one of them.
+    times: dict[str, list[float]] = {name: [] for name in probes}
+    for _ in range(runs):
+        for name, code in probes.items():
+            times[name].append(once(code))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    baseline = medians["boto3 alone"]
+    pyc = "off" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on"
+    print(f"start-up, median of {runs} interleaved fresh processes (Python {sys.version.split()[0]}, .pyc cache {pyc})")
     print(f"{'import':<28}{'ms':>8}{'× boto3':>10}")
-    print(f"{'boto3 alone':<28}{baseline:>8.0f}{1:>10.2f}")
-    for function in topology.FUNCTIONS:
-        path = function.code_dir / "handler.py"
-        code = (
-            "import importlib.util\n"
-            f"spec = importlib.util.spec_from_file_location('handler', {str(path)!r})\n"
-            "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)"
-        )
-        ms = measure(code, runs)
-        print(f"{function.name + ' handler':<28}{ms:>8.0f}{ms / baseline:>10.2f}")
+    for name, ms in medians.items():
+        print(f"{name:<28}{ms:>8.0f}{ms / baseline:>10.2f}")
 
 
 if __name__ == "__main__":
