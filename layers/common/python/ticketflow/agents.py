@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from ticketflow import messaging
 from ticketflow.access import Actor
-from ticketflow.directory import Role
+from ticketflow.directory import AgentState, Person, Role
 from ticketflow.errors import Forbidden, NotFound
 from ticketflow.storage import directory as directory_store
 
@@ -29,6 +29,15 @@ class Availability(BaseModel):
     online: bool
 
 
+def _view(person: Person, state: AgentState) -> AgentView:
+    return AgentView(
+        **person.model_dump(include={"id", "name", "role", "teams", "skills", "senior"}),
+        online=state.online,
+        load=state.load,
+        capacity=state.capacity,
+    )
+
+
 def list_team(actor: Actor, team: str) -> list[AgentView]:
     if not actor.oversees_all and team not in actor.teams:
         raise Forbidden(f"team {team} is not yours")
@@ -36,15 +45,7 @@ def list_team(actor: Actor, team: str) -> list[AgentView]:
         raise NotFound(f"no team {team}")
     members = directory_store.team_members(team)
     states = directory_store.agent_states([m.id for m in members])
-    return [
-        AgentView(
-            **m.model_dump(include={"id", "name", "role", "teams", "skills", "senior"}),
-            online=states[m.id].online,
-            load=states[m.id].load,
-            capacity=states[m.id].capacity,
-        )
-        for m in members
-    ]
+    return [_view(m, states[m.id]) for m in members]
 
 
 def set_availability(actor: Actor, person_id: str, availability: Availability) -> AgentView:
@@ -62,9 +63,4 @@ def set_availability(actor: Actor, person_id: str, availability: Availability) -
                 type="capacity.freed", correlation_id=person_id, data={"teams": person.teams, "agents": [person_id]}
             ),
         )
-    return AgentView(
-        **person.model_dump(include={"id", "name", "role", "teams", "skills", "senior"}),
-        online=state.online,
-        load=state.load,
-        capacity=state.capacity,
-    )
+    return _view(person, state)

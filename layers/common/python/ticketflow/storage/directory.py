@@ -99,16 +99,14 @@ def agent_states(person_ids: list[str]) -> dict[str, AgentState]:
     if not person_ids:
         return {}
     table = dynamo.table_name()
-    response = dynamo.client().batch_get_item(
-        RequestItems={table: {"Keys": [state_key(p) for p in person_ids], "ConsistentRead": True}}
-    )
     states = {pid: AgentState(id=pid) for pid in person_ids}
-    for item in response["Responses"].get(table, []):
-        data = dynamo.from_item(item)
-        pid = data["pk"].removeprefix("PERSON#")
-        states[pid] = AgentState(
-            id=pid, **{k: data[k] for k in ("online", "load", "capacity", "last_assigned_at") if k in data}
-        )
+    request = {table: {"Keys": [state_key(p) for p in person_ids], "ConsistentRead": True}}
+    while request:  # DynamoDB may leave keys unprocessed under load: ask again for those
+        response = dynamo.client().batch_get_item(RequestItems=request)
+        for item in response["Responses"].get(table, []):
+            state = _state(dynamo.from_item(item))
+            states[state.id] = state
+        request = response.get("UnprocessedKeys") or {}
     return states
 
 
@@ -121,10 +119,12 @@ def set_availability(person_id: str, *, online: bool) -> AgentState:
         ExpressionAttributeValues={":online": {"BOOL": online}, ":zero": {"N": "0"}},
         ReturnValues="ALL_NEW",
     )
-    data = dynamo.from_item(response["Attributes"])
-    return AgentState(
-        id=person_id, **{k: data[k] for k in ("online", "load", "capacity", "last_assigned_at") if k in data}
-    )
+    return _state(dynamo.from_item(response["Attributes"]))
+
+
+def _state(data: dict[str, Any]) -> AgentState:
+    fields = {k: data[k] for k in ("online", "load", "capacity", "last_assigned_at") if k in data}
+    return AgentState(id=data["pk"].removeprefix("PERSON#"), **fields)
 
 
 def clear_cache() -> None:
