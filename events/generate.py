@@ -51,6 +51,12 @@ BODIES = {
     ("POST", "/tickets/{id}/close"): {"reason": "resolved"},
     ("POST", "/tickets/{id}/reopen"): {"reason": "customer says the parcel is damaged"},
     ("PUT", "/agents/{id}/availability"): {"online": True},
+    ("PUT", "/agents/{id}"): {
+        "name": "Chen Jing 陈静",
+        "teams": ["logistics"],
+        "skills": ["logistics", "en"],
+        "capacity": 6,
+    },
 }
 QUERIES = {
     ("GET", "/tickets"): {"team": "presales", "status": "in_progress"},

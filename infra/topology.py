@@ -113,6 +113,7 @@ FUNCTIONS: tuple[Function, ...] = (
             Route("GET", "/tickets/{id}", "person"),
             *(Route("POST", f"/tickets/{{id}}/{action}", "person") for action in _TICKET_ACTIONS),
             Route("GET", "/agents", "person"),
+            Route("PUT", "/agents/{id}", "person"),
             Route("PUT", "/agents/{id}/availability", "person"),
         ),
         sends_to=("assign",),

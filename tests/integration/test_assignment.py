@@ -184,3 +184,35 @@ def test_only_agents_are_auto_assigned(stack):
             directory_store.agent_states(["agent-3", "agent-5", "sup-1"]),
         )
     }
+
+
+def test_admins_manage_agents_and_a_new_agent_gets_waiting_work(stack):
+    tid = waiting_ticket()
+    directory_store.set_availability("agent-3", online=False)
+    directory_store.set_availability("agent-5", online=False)
+    assert assignment.assign_waiting_ticket(tid).waiting
+    drain(stack["TICKETFLOW_QUEUE_ASSIGN_URL"])
+
+    profile = {"name": "Chen Jing 陈静", "teams": ["logistics"], "skills": ["logistics"], "capacity": 2}
+    assert api.call("PUT", "/agents/agent-7", body=profile, as_="sup-1")[0] == 403
+    status, error = api.call("PUT", "/agents/agent-7", body={**profile, "teams": ["nope"]}, as_="admin-1")
+    assert status == 422 and error["error"]["details"][0]["field"] == "teams.0"
+    status, error = api.call("PUT", "/agents/agent-7", body={**profile, "capacity": -1}, as_="admin-1")
+    assert status == 422 and error["error"]["details"][0]["field"] == "capacity"
+    status, created = api.call("PUT", "/agents/agent-7", body=profile, as_="admin-1")
+    assert status == 200 and created["capacity"] == 2 and created["load"] == 0
+    directory_store.set_availability("agent-7", online=True)
+    for message in drain(stack["TICKETFLOW_QUEUE_ASSIGN_URL"]):
+        assignment.handle(assignment.Envelope.model_validate(message))
+    assignment.fill_team_queue("logistics")
+    assert ticket_store.get(tid).assignee == "agent-7"
+    roster = api.get("/agents", as_="agent-5", query={"team": "logistics"})[1]
+    assert {a["id"]: a["load"] for a in roster}["agent-7"] == 1
+
+
+def test_availability_is_the_agents_own_or_a_supervisors(stack):
+    assert api.call("PUT", "/agents/agent-3/availability", body={"online": False}, as_="agent-5")[0] == 403
+    status, view = api.call("PUT", "/agents/agent-3/availability", body={"online": False}, as_="agent-3")
+    assert status == 200 and view["online"] is False
+    assert api.call("PUT", "/agents/agent-3/availability", body={"online": True}, as_="sup-1")[1]["online"] is True
+    assert api.get("/agents", as_="agent-1", query={"team": "logistics"})[0] == 403

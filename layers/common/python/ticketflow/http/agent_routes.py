@@ -21,3 +21,9 @@ def list_agents(team: Annotated[str, Query(min_length=1, max_length=40)]) -> lis
 def set_availability(agent_id: str, availability: Annotated[agents.Availability, Body()]) -> agents.AgentView:
     """Going online makes the agent eligible for automatic assignment again (and pulls waiting work)."""
     return agents.set_availability(current_actor(router), agent_id, availability)
+
+
+@router.put("/agents/<agent_id>", summary="Create or update an agent (admin)", security=PERSON, tags=["agents"])
+def put_agent(agent_id: str, profile: Annotated[agents.AgentProfile, Body()]) -> agents.AgentView:
+    """Teams, skills, capacity, seniority. The agent's load and online status are kept."""
+    return agents.put_agent(current_actor(router), agent_id, profile)
