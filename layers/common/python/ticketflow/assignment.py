@@ -26,7 +26,7 @@ from ticketflow.errors import ConcurrentUpdate
 from ticketflow.lifecycle import Action, next_status
 from ticketflow.messaging import Envelope
 from ticketflow.models import ActorKind, ActorRef, HistoryEntry, Status, Ticket
-from ticketflow.observability import logger
+from ticketflow.observability import count, logger
 from ticketflow.storage import directory as directory_store
 from ticketflow.storage import tickets as ticket_store
 
@@ -162,6 +162,7 @@ def assign_waiting_ticket(ticket_id: str, *, attempts: int = 5) -> Outcome:
                     load_deltas={chosen.person.id: 1},
                     claim=chosen.person.id,
                 )
+                count("TicketsAssigned")
                 return Outcome(agent=chosen.person.id)
             except ticket_store.AgentFull:
                 continue  # filled up since we read it: the next best

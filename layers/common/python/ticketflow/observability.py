@@ -6,6 +6,12 @@ invocation. Customer email and phone are never logged: we log ids and numbers on
 """
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger(service="ticketflow")
 metrics = Metrics(namespace="ticketflow", service="ticketflow")
+
+
+def count(name: str, value: int = 1) -> None:
+    """An operational count (EMF), flushed when the handler returns."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -25,7 +25,7 @@ from ticketflow.knowledge import Article, KnowledgeBase, TableOrderStatusProvide
 from ticketflow.lifecycle import Action, next_status
 from ticketflow.messaging import Envelope
 from ticketflow.models import ActorKind, ActorRef, AutoReply, Status, Ticket
-from ticketflow.observability import logger
+from ticketflow.observability import count, logger
 from ticketflow.storage import directory as directory_store
 from ticketflow.storage import tickets as ticket_store
 
@@ -110,6 +110,7 @@ def classify(ticket: Ticket) -> Ticket | None:
     after = history.record(
         ticket.id, update, action=Action.CLASSIFY.value, actor=CLASSIFIER, body="\n".join(reasons), current=ticket
     )
+    count("TicketsClassified")
     logger.info(
         "classified",
         extra={
@@ -177,6 +178,7 @@ def send_auto_reply(ticket: Ticket) -> Ticket | None:
             )
         }
 
+    count("AutoReplies" if state == "sent" else "AutoRepliesUndeliverable")
     # An automatic reply is not a first response: first_response_at stays for a person.
     return history.record(
         ticket.id,
@@ -198,6 +200,7 @@ def notify_supervisor(ticket: Ticket) -> Ticket | None:
         f"P1 ticket {ticket.number} ({ticket.category}/{ticket.subcategory}) for team {ticket.team}: "
         f"{ticket.description[:200]}"
     )
+    count("P1Notices")
     if supervisor:
         delivery.notify_people([supervisor], subject=subject, text=text)
     delivery.publish_event(

@@ -5,13 +5,12 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.event_handler.router import Router
-from aws_lambda_powertools.metrics import MetricUnit
 
 from ticketflow import intake
 from ticketflow.http.app import CHANNEL
 from ticketflow.http.identity import channel_key_id
 from ticketflow.models import NewTicket, Ticket
-from ticketflow.observability import logger, metrics
+from ticketflow.observability import count, logger
 
 router = Router()
 
@@ -38,7 +37,7 @@ def open_ticket(
         lambda_context=router.lambda_context,
     )
     logger.info("ticket opened", extra={"ticket_id": created.id, "number": created.number, "channel": created.channel})
-    metrics.add_metric(name="TicketsOpened", unit=MetricUnit.Count, value=1)
+    count("TicketsOpened")
     return Response(
         status_code=201, content_type="application/json", body=created, headers={"Location": f"/tickets/{created.id}"}
     )
