@@ -130,7 +130,7 @@ def expected_response(priority: str | None, language: str) -> str:
     amount = f"{hours:g}" if hours >= 1 else f"{minutes}"
     if language.startswith("en"):
         return f"within {amount} {'hours' if hours >= 1 else 'minutes'}"
-    return f"{amount} {'小时' if hours >= 1 else '分钟'}内"
+    return f"{amount}{'小时' if hours >= 1 else '分钟'}内"  # no space between a number and a Chinese unit
 
 
 def send_auto_reply(ticket: Ticket) -> Ticket | None:
