@@ -63,7 +63,7 @@ QUERIES = {
     ("GET", "/agents"): {"team": "logistics"},
 }
 # The message each queue carries (the sample names a ticket that need not exist).
-QUEUE_MESSAGES = {"classify": "ticket.created", "assign": "ticket.classified"}
+QUEUE_MESSAGES = {"classify": "ticket.created", "assign": "ticket.classified", "outbound": "reply.created"}
 
 
 def api_event(
@@ -164,7 +164,7 @@ def events() -> dict[Path, dict]:
                 "id": "5f0a",
                 "occurred_at": "2026-11-23T09:00:00.000Z",
                 "correlation_id": SAMPLE_TICKET_ID,
-                "data": {"ticket_id": SAMPLE_TICKET_ID},
+                "data": {"ticket_id": SAMPLE_TICKET_ID, "version": 3},
             }
             found[HERE / function.name / f"sqs_{function.consumes}.json"] = sqs_event(function.consumes, message)
     return found

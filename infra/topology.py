@@ -82,6 +82,7 @@ class Function:
 QUEUES: tuple[Queue, ...] = (
     Queue("classify", "New tickets: classify, answer from the knowledge base, route to a team."),
     Queue("assign", "Tickets waiting in a team queue, and capacity freed in a team: pick agents."),
+    Queue("outbound", "People's replies to deliver to the customer by email, SMS or callback."),
 )
 
 _TICKET_ACTIONS = (
@@ -116,7 +117,7 @@ FUNCTIONS: tuple[Function, ...] = (
             Route("PUT", "/agents/{id}", "person"),
             Route("PUT", "/agents/{id}/availability", "person"),
         ),
-        sends_to=("assign",),
+        sends_to=("assign", "outbound"),
     ),
     Function(
         name="classify",
@@ -130,6 +131,13 @@ FUNCTIONS: tuple[Function, ...] = (
         name="assign",
         description="Give waiting tickets to the best agent with room: skills, seniority, load, round robin.",
         consumes="assign",
+        timeout_s=30,
+    ),
+    Function(
+        name="deliver",
+        description="Deliver people's replies to the customer on the ticket's channel, once.",
+        consumes="outbound",
+        uses=("ses", "sns"),
         timeout_s=30,
     ),
 )

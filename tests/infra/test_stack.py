@@ -202,10 +202,14 @@ def test_the_pipeline_queues_are_wired_as_declared(synth: Synthesized) -> None:
     # wakes assignment when capacity frees.
     classify = arn(synth.logical_id(synth.stack.queues["classify"].queue))
     assign = arn(synth.logical_id(synth.stack.queues["assign"].queue))
+    outbound = arn(synth.logical_id(synth.stack.queues["outbound"].queue))
     assert synth.allowed("intake", "sqs:SendMessage") == [classify]
     assert synth.allowed("classify", "sqs:SendMessage") == [assign]
-    assert synth.allowed("agent_api", "sqs:SendMessage") == [assign]
+    assert sorted(map(json.dumps, synth.allowed("agent_api", "sqs:SendMessage"))) == sorted(
+        map(json.dumps, [assign, outbound])
+    )
     assert synth.allowed("assign", "sqs:SendMessage") == []
+    assert synth.allowed("deliver", "sqs:SendMessage") == []
 
 
 def test_each_function_consumes_only_its_own_queue(any_synth: Synthesized) -> None:

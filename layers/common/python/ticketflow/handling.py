@@ -26,6 +26,7 @@ from ticketflow.storage import tickets as ticket_store
 
 _ATTEMPTS = 4
 ASSIGN_QUEUE = "assign"
+OUTBOUND_QUEUE = "outbound"
 
 
 def _resolve_id(ticket_ref: str) -> str:
@@ -222,6 +223,15 @@ def perform(ticket_ref: str, actor: Actor, action: Action, command: Any) -> Tick
         except ConcurrentUpdate:
             continue  # reload and decide again: the winner's change may make ours illegal
         _wake_assignment(after, freed=[agent for agent, delta in deltas.items() if delta < 0])
+        if action is Action.REPLY:
+            messaging.send(
+                OUTBOUND_QUEUE,
+                messaging.Envelope(
+                    type="reply.created",
+                    correlation_id=after.id,
+                    data={"ticket_id": after.id, "version": after.version},
+                ),
+            )
         return after
     raise ConcurrentUpdate(f"ticket {ticket_ref} is changing too fast; try again")
 

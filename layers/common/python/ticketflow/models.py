@@ -168,6 +168,9 @@ class HistoryEntry(BaseModel):
     body: str | None = None
     reason: str | None = None
     changes: dict[str, Any] = Field(default_factory=dict)  # field -> [before, after]
+    delivery: dict[str, Any] | None = Field(
+        default=None, description="For a reply: how it reached the customer (state, channel, masked recipient)."
+    )
 
 
 class TicketWithHistory(Ticket):

@@ -15,6 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ticketflow import clock
 from ticketflow.errors import BadRequest, ConcurrentUpdate, Conflict
 from ticketflow.models import HistoryEntry, Status, Ticket
 from ticketflow.storage import directory as directory_store
@@ -169,8 +170,9 @@ def get(ticket_id: str) -> Ticket | None:
 
 
 def get_with_history(ticket_id: str) -> tuple[Ticket | None, list[HistoryEntry]]:
-    """The ticket and its whole history in one Query over its partition (HIST#… sorts before META)."""
-    ticket, history = None, []
+    """The ticket and its whole history in one Query over its partition (HIST#… sorts before META
+    and OUT#…; delivery receipts are attached to the entries they belong to)."""
+    ticket, history, receipts = None, [], {}
     kwargs: dict[str, Any] = {
         "TableName": dynamo.table_name(),
         "KeyConditionExpression": "pk = :pk",
@@ -185,9 +187,40 @@ def get_with_history(ticket_id: str) -> tuple[Ticket | None, list[HistoryEntry]]
                 ticket = Ticket.model_validate(data)
             elif data["sk"].startswith("HIST#"):
                 history.append(HistoryEntry.model_validate(data))
+            elif data["sk"].startswith("OUT#"):
+                receipts[int(data["sk"][4:])] = {k: data.get(k) for k in ("state", "channel", "recipient", "at")}
         if "LastEvaluatedKey" not in response:
+            for entry in history:
+                entry.delivery = receipts.get(entry.version)
             return ticket, history
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def put_delivery(ticket_id: str, version: int, receipt: dict[str, Any]) -> None:
+    """The receipt of a reply's delivery, beside its history entry (first receipt wins)."""
+    item = {
+        "pk": f"TICKET#{ticket_id}",
+        "sk": f"OUT#{version:08d}",
+        "type": "delivery",
+        "at": clock.iso(clock.now()),
+        **receipt,
+    }
+    try:
+        dynamo.client().put_item(
+            TableName=dynamo.table_name(), Item=dynamo.to_item(item), ConditionExpression=_NEW_ITEM
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+
+
+def get_delivery(ticket_id: str, version: int) -> dict[str, Any] | None:
+    response = dynamo.client().get_item(
+        TableName=dynamo.table_name(),
+        Key={"pk": {"S": f"TICKET#{ticket_id}"}, "sk": {"S": f"OUT#{version:08d}"}},
+        ConsistentRead=True,
+    )
+    return dynamo.from_item(response["Item"]) if "Item" in response else None
 
 
 def id_for_number(number: str) -> str | None:
