@@ -112,6 +112,7 @@ FUNCTIONS: tuple[Function, ...] = (
             Route("GET", "/openapi.json", "public"),
             Route("GET", "/tickets", "person"),
             Route("GET", "/tickets/{id}", "person"),
+            Route("GET", "/tickets/{id}/sla", "person"),
             *(Route("POST", f"/tickets/{{id}}/{action}", "person") for action in _TICKET_ACTIONS),
             Route("GET", "/agents", "person"),
             Route("PUT", "/agents/{id}", "person"),
@@ -132,6 +133,14 @@ FUNCTIONS: tuple[Function, ...] = (
         description="Give waiting tickets to the best agent with room: skills, seniority, load, round robin.",
         consumes="assign",
         timeout_s=30,
+    ),
+    Function(
+        name="sweep",
+        description="Every minute: SLA warnings and escalations, the owner timer, re-drive of forgotten tickets.",
+        schedule=Schedule("sla-sweep", 1, "The SLA sweep over the sparse by_due index."),
+        sends_to=("classify", "assign"),
+        uses=("ses", "sns", "events"),
+        timeout_s=60,
     ),
     Function(
         name="deliver",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -59,10 +60,11 @@ class LocalStack:
         return self.http.request(method, self.base_url + path, json=json, headers=all_headers, timeout=30, **kwargs)
 
 
-@pytest.fixture(scope="session")
-def local_stack() -> Iterator[LocalStack]:
+@contextlib.contextmanager
+def launch(**extra_env: str) -> Iterator[LocalStack]:
+    """`ticketflow dev` on a free port, as a person starts it; stopped with Ctrl-C afterwards."""
     api_key = "e2e-channel-key"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "TICKETFLOW_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "TICKETFLOW_"))} | extra_env
     process = subprocess.Popen(
         [str(BIN / "ticketflow"), "dev", "--port", "0", "--api-key", api_key],
         cwd=ROOT,
@@ -87,3 +89,9 @@ def local_stack() -> Iterator[LocalStack]:
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(30) == 0, "ticketflow dev did not stop cleanly on Ctrl-C"
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    with launch() as stack:
+        yield stack

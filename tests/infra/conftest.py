@@ -38,11 +38,11 @@ NOTIFY = topology.Queue(
 )
 EXTRA_QUEUES = (NOTIFY,)
 EXTRA_FUNCTIONS = (
-    BorrowedCode("triage", "consumes classify", consumes="classify", sends_to=("notify",), timeout_s=30),
+    BorrowedCode("extra_consumer", "consumes notify", consumes="notify", sends_to=("classify",), timeout_s=30),
     BorrowedCode(
-        "sweep",
-        "runs every minute, reads only",
-        schedule=topology.Schedule("sla_sweep", 1, "SLA sweep"),
+        "extra_ticker",
+        "runs every five minutes, reads only",
+        schedule=topology.Schedule("extra_tick", 5, "a second schedule"),
         table_access="read",
     ),
 )

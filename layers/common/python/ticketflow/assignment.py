@@ -16,11 +16,11 @@ change of a ticket into load changes, so every action keeps loads exact in its o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
-from ticketflow import clock, runtime_config
+from ticketflow import clock, history, runtime_config
 from ticketflow.directory import AgentState, Person, Role
 from ticketflow.errors import ConcurrentUpdate
 from ticketflow.lifecycle import Action, next_status
@@ -118,7 +118,13 @@ def _assigned(ticket: Ticket, chosen: Candidate, others: list[Candidate]) -> tup
     now = clock.now()
     status = next_status(Action.ASSIGN, ticket, now=now, reopen_window=timedelta(0))
     after = ticket.model_copy(
-        update={"status": status, "assignee": chosen.person.id, "version": ticket.version + 1, "updated_at": now}
+        update={
+            "status": status,
+            "assignee": chosen.person.id,
+            "assigned_at": now,
+            "version": ticket.version + 1,
+            "updated_at": now,
+        }
     )
     alternatives = "; ".join(c.describe() for c in others[:3]) or "none with room"
     entry = HistoryEntry(
@@ -186,6 +192,44 @@ def fill_team_queue(team: str, *, limit: int = 20) -> list[tuple[str, str]]:
         if outcome.agent:
             assigned.append((ticket.id, outcome.agent))
     return assigned
+
+
+def return_to_queue(ticket_id: str, *, now: datetime, owner_minutes: float, actor: ActorRef) -> Ticket | None:
+    """The owner timer: an assigned ticket nobody accepted in time goes back to its team queue
+    (the agent's load released in the same transaction). None if it no longer applies."""
+    for _ in range(4):
+        ticket = ticket_store.get(ticket_id)
+        if (
+            ticket is None
+            or ticket.status is not Status.ASSIGNED
+            or ticket.assigned_at is None
+            or now < ticket.assigned_at + timedelta(minutes=owner_minutes)
+        ):
+            return None
+        after = ticket.model_copy(
+            update={
+                "status": Status.CLASSIFIED,
+                "assignee": None,
+                "assigned_at": None,
+                "redriven_at": now,
+                "version": ticket.version + 1,
+                "updated_at": now,
+            }
+        )
+        entry = history.entry_for(
+            ticket,
+            after,
+            action="owner_timeout",
+            actor=actor,
+            at=now,
+            reason=f"{ticket.assignee} did not accept within {owner_minutes:g} minutes; back to the team queue",
+        )
+        try:
+            ticket_store.save(after, entry, expected_version=ticket.version, load_deltas=load_deltas(ticket, after))
+            return after
+        except ConcurrentUpdate:
+            continue
+    return None
 
 
 def handle(envelope: Envelope) -> None:

@@ -23,6 +23,7 @@ class Team(BaseModel):
     name: str
     name_zh: str | None = None
     supervisor: str | None = None
+    manager: str | None = Field(default=None, description="Who hears of level-2 SLA escalations.")
 
 
 class Person(BaseModel):
@@ -45,9 +46,9 @@ class Person(BaseModel):
 
 
 DEMO_TEAMS: tuple[Team, ...] = (
-    Team(id="presales", name="Pre-sales", name_zh="售前咨询组", supervisor="sup-1"),
-    Team(id="logistics", name="Orders & logistics", name_zh="订单物流组", supervisor="sup-1"),
-    Team(id="aftersales", name="After-sales", name_zh="售后服务组", supervisor="sup-1"),
+    Team(id="presales", name="Pre-sales", name_zh="售前咨询组", supervisor="sup-1", manager="admin-1"),
+    Team(id="logistics", name="Orders & logistics", name_zh="订单物流组", supervisor="sup-1", manager="admin-1"),
+    Team(id="aftersales", name="After-sales", name_zh="售后服务组", supervisor="sup-1", manager="admin-1"),
 )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from ticketflow import access, assignment, clock, commands, history, messaging
+from ticketflow import access, assignment, clock, commands, history, messaging, sla
 from ticketflow.access import Actor
 from ticketflow.config import settings
 from ticketflow.directory import Role
@@ -56,6 +56,7 @@ def list_tickets(
     customer: str | None = None,
     limit: int = 25,
     cursor: str | None = None,
+    escalated: bool = False,
 ) -> TicketPage:
     """Pick the index that answers the filter; agents see their own and their teams' queues."""
     prefix = f"{status.value}#" if status else None
@@ -68,12 +69,18 @@ def list_tickets(
             raise Forbidden(f"team {team} is not yours")
         # A team's queue reads in working order: by status, most urgent first, oldest first.
         items, next_cursor = ticket_store.list_by(
-            "by_team", f"TEAM#{team}", sort_prefix=prefix, limit=limit, cursor=cursor, oldest_first=True
+            "by_team",
+            f"TEAM#{team}",
+            sort_prefix=prefix,
+            limit=limit,
+            cursor=cursor,
+            oldest_first=True,
+            escalated_only=escalated,
         )
         return TicketPage(items=items, next_cursor=next_cursor)
     elif customer:
         items, next_cursor = ticket_store.list_by(
-            "by_customer", f"CUST#{customer}", status=status, limit=limit, cursor=cursor
+            "by_customer", f"CUST#{customer}", status=status, limit=limit, cursor=cursor, escalated_only=escalated
         )
         visible = [t for t in items if access.can_view(actor, t)]
         return TicketPage(items=visible, next_cursor=next_cursor)
@@ -83,8 +90,20 @@ def list_tickets(
         index, partition, prefix = "by_status", f"STATUS#{status.value}", None
     else:
         index, partition = "by_assignee", f"AGENT#{actor.id}"  # no filter: my tickets
-    items, next_cursor = ticket_store.list_by(index, partition, sort_prefix=prefix, limit=limit, cursor=cursor)
+    items, next_cursor = ticket_store.list_by(
+        index, partition, sort_prefix=prefix, limit=limit, cursor=cursor, escalated_only=escalated
+    )
     return TicketPage(items=items, next_cursor=next_cursor)
+
+
+def sla_view(ticket_ref: str, actor: Actor) -> dict[str, Any]:
+    ticket = ticket_store.get(_resolve_id(ticket_ref))
+    if ticket is None:
+        raise NotFound(f"no ticket {ticket_ref}")
+    access.check(actor, None, ticket)
+    if ticket.sla is None:
+        return {"policy": None, "why": ["the SLA clocks start when the ticket is classified"], "targets": {}}
+    return {"ticket_id": ticket.id, "number": ticket.number, "escalated": ticket.escalated, **sla.explain(ticket.sla)}
 
 
 def _shares_team(actor: Actor, other_id: str) -> bool:
@@ -207,6 +226,10 @@ def decide(ticket: Ticket, actor: Actor, action: Action, command: Any, now: date
         assignee_after=changes.get("assignee", ticket.assignee),
     )
     after = ticket.model_copy(update={**changes, "status": status, "version": ticket.version + 1, "updated_at": now})
+    if status is Status.ASSIGNED and (ticket.status is not Status.ASSIGNED or ticket.assignee != after.assignee):
+        after.assigned_at = now  # the owner timer runs from here
+    if ticket.sla is not None:
+        after.sla = sla.on_action(ticket.sla, action.value, status_after=status.value, now=now)
     return after, history.entry_for(ticket, after, action=action.value, actor=actor.ref, at=now, **entry_fields)
 
 

@@ -11,7 +11,8 @@ from ticketflow.errors import ConcurrentUpdate
 from ticketflow.models import ActorRef, HistoryEntry, Ticket
 from ticketflow.storage import tickets as ticket_store
 
-_UNTRACKED = {"version", "updated_at", "status"}
+# Status is in the entry itself; the SLA clocks have their own view (GET /tickets/{id}/sla).
+_UNTRACKED = {"version", "updated_at", "status", "sla"}
 
 
 def changes(before: Ticket, after: Ticket) -> dict[str, list[Any]]:

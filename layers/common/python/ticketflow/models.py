@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ticketflow.clock import Timestamp
+from ticketflow.sla import SlaState
 
 
 class Status(StrEnum):
@@ -133,6 +134,10 @@ class Ticket(BaseModel):
     collaborators: list[str] = Field(default_factory=list, description="Departments to involve (需协同部门).")
     auto_reply: AutoReply | None = None
     notices: dict[str, str] = Field(default_factory=dict, description="Notices sent once: name -> pending|sent.")
+    sla: SlaState | None = Field(default=None, description="SLA clocks: policy, targets, due times (GET …/sla).")
+    escalated: bool = False
+    redriven_at: Timestamp | None = None
+    assigned_at: Timestamp | None = None
     first_response_at: Timestamp | None = None
     resolution: str | None = None
     resolved_at: Timestamp | None = None

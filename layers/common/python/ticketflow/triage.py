@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from ticketflow import assignment, clock, delivery, history, messaging, runtime_config
+from ticketflow import assignment, clock, delivery, history, messaging, runtime_config, sla
 from ticketflow.classification import ClassificationRules, Classifier
 from ticketflow.knowledge import Article, KnowledgeBase, TableOrderStatusProvider, extract_order_number, render_answer
 from ticketflow.lifecycle import Action, next_status
@@ -104,6 +104,14 @@ def classify(ticket: Ticket) -> Ticket | None:
             "collaborators": result.collaborators,
             "team": team,
             "auto_reply": auto_reply,
+            "sla": sla.start(
+                created_at=current.created_at,
+                priority=result.priority,
+                category=result.category,
+                tier=current.customer.tier.value,
+                channel=current.channel.value,
+                now=clock.now(),
+            ),
             "notices": {**current.notices, **({"p1_supervisor": "pending"} if result.priority == "P1" else {})},
         }
 
@@ -126,6 +134,7 @@ def classify(ticket: Ticket) -> Ticket | None:
 
 def expected_response(priority: str | None, language: str) -> str:
     minutes = runtime_config.live("sla").current()[1]["first_response_minutes"].get(priority or "P3", 1440)
+    # (the fallback policy's first-response targets, in calendar time: what a customer can expect)
     hours = minutes / 60
     amount = f"{hours:g}" if hours >= 1 else f"{minutes}"
     if language.startswith("en"):

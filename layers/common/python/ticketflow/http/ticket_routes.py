@@ -20,6 +20,13 @@ def get_ticket(ticket_id: str) -> TicketWithHistory:
     return handling.get(ticket_id, current_actor(router))
 
 
+@router.get("/tickets/<ticket_id>/sla", summary="The ticket's SLA clocks, explained", security=PERSON, tags=["tickets"])
+def get_sla(ticket_id: str) -> dict:
+    """Per target: started, paused intervals, due, met or breached, and why (policy, calendar,
+    holidays and closures that moved the due time)."""
+    return handling.sla_view(ticket_id, current_actor(router))
+
+
 @router.get("/tickets", summary="List tickets", security=PERSON, tags=["tickets"])
 def list_tickets(
     status: Annotated[Status | None, Query()] = None,
@@ -28,6 +35,7 @@ def list_tickets(
     customer: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    escalated: Annotated[bool, Query(description="Only tickets with a breached SLA")] = False,
 ) -> TicketPage:
     """Newest first. Filter by one of assignee, team or customer (each combinable with status);
     supervisors may list by status alone. Without a filter: the caller's own tickets.
@@ -40,6 +48,7 @@ def list_tickets(
         customer=customer,
         limit=limit,
         cursor=cursor,
+        escalated=escalated,
     )
 
 

@@ -27,7 +27,11 @@ INDEXES: tuple[Index, ...] = (
     Index("by_team", "gsi2pk", "gsi2sk"),  # TEAM#<team>        / <status>#<created_at>#<id>
     Index("by_assignee", "gsi3pk", "gsi3sk"),  # AGENT#<agent id>    / <status>#<created_at>#<id>
     Index("by_status", "gsi4pk", "gsi4sk"),  # STATUS#<status>     / <created_at>#<id>
+    Index("by_due", "gsi5pk", "gsi5sk"),  # DUE#<shard 0-7>     / <next check>#<id>  (the sweep's work)
 )
+
+# The sweep's index is spread over this many partitions so that no single one is hot.
+DUE_SHARDS = 8
 
 INDEX_BY_NAME = {index.name: index for index in INDEXES}
 

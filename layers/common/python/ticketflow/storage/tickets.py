@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -51,6 +52,11 @@ def _index_keys(ticket: Ticket) -> dict[str, str]:
         keys |= {"gsi2pk": f"TEAM#{ticket.team}", "gsi2sk": f"{ticket.status.value}#{urgency}#{created}"}
     if ticket.assignee:
         keys |= {"gsi3pk": f"AGENT#{ticket.assignee}", "gsi3sk": f"{ticket.status.value}#{created}"}
+    from ticketflow import watch  # the rule lives in the domain; every write applies it
+
+    due = watch.next_check(ticket)
+    if due is not None:
+        keys |= {"gsi5pk": f"DUE#{watch.shard(ticket.id)}", "gsi5sk": f"{clock.iso(due)}#{ticket.id}"}
     return keys
 
 
@@ -223,6 +229,70 @@ def get_delivery(ticket_id: str, version: int) -> dict[str, Any] | None:
     return dynamo.from_item(response["Item"]) if "Item" in response else None
 
 
+def due(shard: int, now: datetime, *, limit: int = 200) -> list[str]:
+    """Ids of tickets in one shard of the sweep's index whose next check is at or before ``now``."""
+    found: list[str] = []
+    kwargs: dict[str, Any] = {
+        "TableName": dynamo.table_name(),
+        "IndexName": "by_due",
+        "KeyConditionExpression": "gsi5pk = :shard AND gsi5sk <= :now",
+        "ExpressionAttributeValues": {":shard": {"S": f"DUE#{shard}"}, ":now": {"S": f"{clock.iso(now)}#~"}},
+        "ProjectionExpression": "id",
+    }
+    while len(found) < limit:
+        kwargs["Limit"] = limit - len(found)
+        response = dynamo.client().query(**kwargs)
+        found += [item["id"]["S"] for item in response["Items"]]
+        if "LastEvaluatedKey" not in response:
+            break
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return found
+
+
+def claim_notice(ticket_id: str, key: str, now: datetime, *, stale_after: timedelta) -> bool:
+    """Take the right to send one notice. Exactly one of several concurrent sweeps gets it; a
+    claim whose holder never marked it sent (it crashed) may be taken over after ``stale_after``."""
+    item_key = {"pk": {"S": f"TICKET#{ticket_id}"}, "sk": {"S": f"NOTICE#{key}"}}
+    try:
+        dynamo.client().put_item(
+            TableName=dynamo.table_name(),
+            Item={**item_key, "type": {"S": "notice"}, "state": {"S": "claimed"}, "claimed_at": {"S": clock.iso(now)}},
+            ConditionExpression=_NEW_ITEM,
+        )
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+    try:
+        dynamo.client().update_item(
+            TableName=dynamo.table_name(),
+            Key=item_key,
+            UpdateExpression="SET claimed_at = :now",
+            ConditionExpression="#state = :claimed AND claimed_at < :stale",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                ":now": {"S": clock.iso(now)},
+                ":claimed": {"S": "claimed"},
+                ":stale": {"S": clock.iso(now - stale_after)},
+            },
+        )
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+
+
+def mark_notice_sent(ticket_id: str, key: str) -> None:
+    dynamo.client().update_item(
+        TableName=dynamo.table_name(),
+        Key={"pk": {"S": f"TICKET#{ticket_id}"}, "sk": {"S": f"NOTICE#{key}"}},
+        UpdateExpression="SET #state = :sent",
+        ExpressionAttributeNames={"#state": "state"},
+        ExpressionAttributeValues={":sent": {"S": "sent"}},
+    )
+
+
 def id_for_number(number: str) -> str | None:
     response = dynamo.client().get_item(
         TableName=dynamo.table_name(), Key={"pk": {"S": f"NUMBER#{number}"}, "sk": {"S": "NUMBER"}}
@@ -254,6 +324,7 @@ def list_by(
     limit: int = 25,
     cursor: str | None = None,
     oldest_first: bool = False,
+    escalated_only: bool = False,
 ) -> tuple[list[Ticket], str | None]:
     """One page of tickets from an index partition, newest first (or in sort-key order)."""
     spec = INDEX_BY_NAME[index]
@@ -273,10 +344,16 @@ def list_by(
         "ScanIndexForward": oldest_first,
         "Limit": limit,
     }
+    filters = []
     if status:  # only where the index cannot narrow by status (customer history)
-        kwargs["FilterExpression"] = "#status = :status"
+        filters.append("#status = :status")
         names["#status"] = "status"
         values[":status"] = {"S": status.value}
+    if escalated_only:  # a supervisor's view of a team or agent: few items per page, read whole
+        filters.append("escalated = :true")
+        values[":true"] = {"BOOL": True}
+    if filters:
+        kwargs["FilterExpression"] = " AND ".join(filters)
     if cursor:
         kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, index, partition)
     response = dynamo.client().query(**kwargs)

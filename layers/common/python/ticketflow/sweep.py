@@ -1,0 +1,189 @@
+"""The SLA sweep, every minute: find the tickets whose next check has come, and act.
+
+It reads only the sparse, sharded ``by_due`` index (a Query per shard for keys up to now),
+so its cost grows with the number of tickets due, not the number open. For each ticket:
+
+1. SLA notices owed: a warning to the assignee, the breach to the team supervisor (level 1),
+   the escalation to the team's manager (level 2, optionally raising the priority). Each is
+   sent exactly once per ticket, target and level, even when two sweeps overlap: a conditional
+   claim item decides who sends; the sender records the notice on the ticket and marks the
+   claim sent. A claim left unsent (its sweep crashed) is taken over after two minutes.
+2. The owner timer: assigned but not accepted in time goes back to the team queue.
+3. The safety net: a ticket still new, or waiting unassigned, is re-driven into its queue.
+
+Every step writes a history entry and, through the ticket's next check, moves it in the index.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from ticketflow import assignment, clock, delivery, history, messaging, sla
+from ticketflow.directory import Person
+from ticketflow.models import ActorKind, ActorRef, Status, Ticket
+from ticketflow.observability import count, logger
+from ticketflow.storage import directory as directory_store
+from ticketflow.storage import tickets as ticket_store
+from ticketflow.storage.schema import DUE_SHARDS
+
+SWEEPER = ActorRef(kind=ActorKind.SYSTEM, id="sla-sweep")
+STALE_CLAIM = timedelta(minutes=2)
+PRIORITY_UP = {"P4": "P3", "P3": "P2", "P2": "P1"}
+LEVEL_NAMES = {"warning": "warning", "breach": "breach (level 1)", "escalation": "escalation (level 2)"}
+
+
+class SweepReport(BaseModel):
+    due: int = 0
+    notices: int = 0
+    returned_to_queue: int = 0
+    redriven: int = 0
+    errors: int = 0
+
+
+def run(now: datetime | None = None, *, limit_per_shard: int = 200) -> SweepReport:
+    now = now or clock.now()
+    report = SweepReport()
+    for shard in range(DUE_SHARDS):
+        for ticket_id in ticket_store.due(shard, now, limit=limit_per_shard):
+            report.due += 1
+            try:
+                process(ticket_id, now, report)
+            except Exception:  # one bad ticket never stops the sweep; the next one tries it again
+                report.errors += 1
+                logger.exception("sweep failed on a ticket", extra={"ticket_id": ticket_id})
+    count("SweepDue", report.due)
+    count("SweepErrors", report.errors)
+    logger.info("sweep", extra=report.model_dump())
+    return report
+
+
+def process(ticket_id: str, now: datetime, report: SweepReport) -> None:
+    ticket = ticket_store.get(ticket_id)
+    if ticket is None or ticket.status is Status.CLOSED:
+        return
+    if ticket.sla is not None:
+        for notice in sla.owed(ticket.sla, now):
+            if _send_notice(ticket, notice, now):
+                report.notices += 1
+            ticket = ticket_store.get(ticket_id) or ticket
+    cfg = sla.config()
+    owner_due = ticket.assigned_at + timedelta(minutes=cfg.owner_minutes) if ticket.assigned_at else None
+    if ticket.status is Status.ASSIGNED and owner_due and now >= owner_due:
+        _owner_timeout(ticket, now, cfg.owner_minutes, report)
+        return
+    waiting = ticket.status is Status.NEW or (ticket.status is Status.CLASSIFIED and ticket.assignee is None)
+    since = ticket.redriven_at or (ticket.created_at if ticket.status is Status.NEW else ticket.updated_at)
+    if waiting and now >= since + timedelta(minutes=cfg.stuck_minutes):
+        _redrive(ticket, now)
+        report.redriven += 1
+
+
+def _recipients(ticket: Ticket, level: str) -> list[Person]:
+    team = directory_store.get_team(ticket.team) if ticket.team else None
+    if level == "warning":
+        ids = [ticket.assignee] if ticket.assignee else [team.supervisor] if team and team.supervisor else []
+    elif level == "breach":
+        ids = [team.supervisor] if team and team.supervisor else []
+    else:
+        ids = [team.manager or team.supervisor] if team else []
+    people = [directory_store.get_person(i) for i in ids if i]
+    return [p for p in people if p is not None]
+
+
+def _send_notice(ticket: Ticket, notice: sla.Notice, now: datetime) -> bool:
+    if not ticket_store.claim_notice(ticket.id, notice.key, now, stale_after=STALE_CLAIM):
+        return False  # another sweep holds it
+    people = _recipients(ticket, notice.level)
+    target = notice.target.replace("_", " ")
+    subject = f"[{ticket.priority or ''} SLA {LEVEL_NAMES[notice.level]}] {ticket.number} {target}"
+    text = (
+        f"Ticket {ticket.number} ({ticket.category}/{ticket.subcategory}, team {ticket.team}, "
+        f"assignee {ticket.assignee or 'none'}): {target} {LEVEL_NAMES[notice.level]}, "
+        f"due {clock.iso(notice.due)}."
+    )
+    try:
+        delivery.notify_people(people, subject=subject, text=text)
+    except delivery.DeliveryFailed as error:
+        if error.retryable:
+            raise  # the claim goes stale and a later sweep sends again
+    delivery.publish_event(
+        f"ticket.sla_{notice.level}",
+        {
+            "ticket_id": ticket.id,
+            "number": ticket.number,
+            "target": notice.target,
+            "level": notice.level,
+            "due": clock.iso(notice.due),
+            "team": ticket.team,
+            "assignee": ticket.assignee,
+            "notified": [p.id for p in people],
+        },
+    )
+    cfg = sla.config()
+
+    def update(current: Ticket) -> dict[str, Any] | None:
+        if current.sla is None or notice.level in current.sla.clocks[notice.target].notified:
+            return None
+        changes: dict[str, Any] = {"sla": sla.record_notice(current.sla, notice, now)}
+        if notice.level in ("breach", "escalation"):
+            changes["escalated"] = True
+        if (
+            notice.level == "escalation"
+            and cfg.thresholds.raise_priority_on_level_2
+            and current.priority in PRIORITY_UP
+        ):
+            changes["priority"] = PRIORITY_UP[current.priority]
+        return changes
+
+    history.record(
+        ticket.id,
+        update,
+        action=f"sla_{notice.level}",
+        actor=SWEEPER,
+        current=ticket,
+        reason=f"{target} {LEVEL_NAMES[notice.level]}: due {clock.iso(notice.due)}; notified "
+        + (", ".join(p.id for p in people) or "nobody (no recipient configured)"),
+    )
+    ticket_store.mark_notice_sent(ticket.id, notice.key)
+    count(f"Sla{notice.level.capitalize()}")
+    return True
+
+
+def _owner_timeout(ticket: Ticket, now: datetime, owner_minutes: float, report: SweepReport) -> None:
+    returned = assignment.return_to_queue(ticket.id, now=now, owner_minutes=owner_minutes, actor=SWEEPER)
+    if returned is None:
+        return
+    report.returned_to_queue += 1
+    holder = directory_store.get_person(ticket.assignee) if ticket.assignee else None
+    if holder:
+        delivery.notify_people(
+            [holder],
+            subject=f"{ticket.number} returned to the team queue",
+            text=f"You did not accept ticket {ticket.number} within {owner_minutes:g} minutes; "
+            "it went back to the team queue for another agent.",
+        )
+    messaging.send(
+        "assign", messaging.Envelope(type="ticket.queued", correlation_id=ticket.id, data={"ticket_id": ticket.id})
+    )
+
+
+def _redrive(ticket: Ticket, now: datetime) -> None:
+    """Hand a ticket that seems forgotten to its stage again (the stages are idempotent)."""
+    queue, kind = ("classify", "ticket.created") if ticket.status is Status.NEW else ("assign", "ticket.queued")
+
+    def update(current: Ticket) -> dict[str, Any] | None:
+        return {"redriven_at": now} if current.status is ticket.status else None
+
+    history.record(
+        ticket.id,
+        update,
+        action="redrive",
+        actor=SWEEPER,
+        current=ticket,
+        reason=f"{ticket.status.value} since {clock.iso(ticket.redriven_at or ticket.updated_at)}: "
+        f"sent to the {queue} queue again",
+    )
+    messaging.send(queue, messaging.Envelope(type=kind, correlation_id=ticket.id, data={"ticket_id": ticket.id}))
