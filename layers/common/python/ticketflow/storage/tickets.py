@@ -147,7 +147,7 @@ def save(
             update["ExpressionAttributeNames"] |= {"#online": "online", "#capacity": "capacity"}
             update["ExpressionAttributeValues"] |= {
                 ":true": {"BOOL": True},
-                ":now": {"S": entry.model_dump(mode="json")["at"]},
+                ":now": {"S": clock.iso(entry.at)},
             }
         items.append({"Update": update})
     try:
