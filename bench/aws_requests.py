@@ -7,7 +7,6 @@ against the embedded emulator. Counts, not times: they are the same on any machi
 from __future__ import annotations
 
 import collections
-import os
 import sys
 from pathlib import Path
 
@@ -16,23 +15,10 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="WARNING",
-    )
-    from moto.server import ThreadedMotoServer
+    from bench.emulator import emulated
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
-    try:
+    with emulated():
         run()
-    finally:
-        server.stop()
 
 
 def run() -> None:
@@ -114,12 +100,11 @@ def pipeline(api, invoke, new_ticket, drain, sqs_batch, env, counts, *, show: bo
     messages = drain(assign_queue)
     stage("assign", lambda: invoke("assign", sqs_batch(messages, "assign")))
     agent = api.get(f"/tickets/{tid}", as_="sup-1")[1]["assignee"]
-    for action, body in [
-        ("accept", None),
-        ("reply", {"body": "您好"}),
-        ("resolve", {"result": "ok"}),
-        ("close", {"reason": "resolved"}),
-    ]:
+    for action, body in [("accept", None), ("reply", {"body": "您好"})]:
+        stage(action, lambda action=action, body=body: api.post(f"/tickets/{tid}/{action}", body, as_=agent))
+    replies = drain(env["TICKETFLOW_QUEUE_OUTBOUND_URL"])
+    stage("deliver the reply", lambda: invoke("deliver", sqs_batch(replies, "outbound")))
+    for action, body in [("resolve", {"result": "ok"}), ("close", {"reason": "resolved"})]:
         stage(action, lambda action=action, body=body: api.post(f"/tickets/{tid}/{action}", body, as_=agent))
     drain(assign_queue)
     total = sum(n for _, n, _ in stages)
