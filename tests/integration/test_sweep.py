@@ -151,3 +151,27 @@ def test_concurrent_sweeps_send_each_notice_once(real_dynamodb_stack):
         assert acts.count("sla_warning") == 1 and acts.count("sla_breach") == 1
     breach_mails = [e for e in sent_email()[before:] if "breach" in e.subject]
     assert len(breach_mails) == 3
+
+
+def test_non_urgent_notices_wait_for_the_end_of_quiet_hours_and_p1_also_goes_by_sms(stack):
+    from moto.sns.models import sns_backends
+
+    from ticketflow.directory import QuietHours
+
+    # sup-1 sleeps around the clock here; has a phone
+    sup = directory_store.get_person("sup-1")
+    everything = QuietHours(start="00:00", end="23:59", timezone="UTC")
+    directory_store.put_person(sup.model_copy(update={"quiet_hours": everything, "phone": "+8613900000009"}))
+    directory_store.clear_cache()
+
+    routine = classified(stack, "这款耳机支持降噪吗？")  # P3, nobody assigned: its warning goes to sup-1
+    warn_at = ticket_store.get(routine["id"]).sla.clocks["first_response"].warn_at
+    assert sweep.run(warn_at + timedelta(minutes=1)).notices == 0  # deferred, still due
+    assert "sla_warning" not in actions(routine["id"])
+
+    sms_before = len(sns_backends["123456789012"]["us-east-1"].sms_messages)
+    urgent = classified(stack)  # P1: sent in quiet hours too, and by SMS
+    assert sweep.run(created_at(urgent) + timedelta(minutes=91)).notices >= 1
+    assert "sla_warning" in actions(urgent["id"])
+    sms = list(sns_backends["123456789012"]["us-east-1"].sms_messages.values())[sms_before:]
+    assert any("warning" in message for _, message, *_ in sms)

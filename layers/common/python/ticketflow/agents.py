@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from ticketflow import messaging
 from ticketflow.access import Actor
-from ticketflow.directory import AgentState, Person, Role
+from ticketflow.directory import AgentState, Person, QuietHours, Role
 from ticketflow.errors import Forbidden, NotFound, ValidationFailed
 from ticketflow.storage import directory as directory_store
 
@@ -60,8 +60,10 @@ class AgentProfile(BaseModel):
     teams: list[Annotated[str, StringConstraints(max_length=40)]] = Field(default_factory=list, max_length=10)
     skills: list[Annotated[str, StringConstraints(max_length=40)]] = Field(default_factory=list, max_length=50)
     email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ()-]{4,19}$")] | None = None
     capacity: int = Field(default=8, ge=0, le=500)
     senior: bool = False
+    quiet_hours: QuietHours | None = None
     active: bool = True
 
 

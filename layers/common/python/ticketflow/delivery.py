@@ -90,9 +90,10 @@ def deliver_to_customer(ticket: Ticket, *, subject: str, text: str, html: str | 
     return result
 
 
-def notify_people(people: list[Person], *, subject: str, text: str) -> list[DeliveryResult]:
-    """Email each active person who has an address, once. If some sends fail the rest are still
-    tried; the DeliveryFailed raised afterwards lists in ``delivered`` those that went out."""
+def notify_people(people: list[Person], *, subject: str, text: str, sms: bool = False) -> list[DeliveryResult]:
+    """Email each active person who has an address, once (and, with ``sms``, text those who have
+    a phone). If some sends fail the rest are still tried; the DeliveryFailed raised afterwards
+    lists in ``delivered`` those that went out."""
     results: list[DeliveryResult] = []
     failures: list[DeliveryFailed] = []
     seen: set[str] = set()
@@ -100,11 +101,15 @@ def notify_people(people: list[Person], *, subject: str, text: str) -> list[Deli
         if not person.email or not person.active or person.email.casefold() in seen:
             continue
         seen.add(person.email.casefold())
-        try:
-            results.append(_send_email(person.email, subject=subject, text=text, html=None))
-        except DeliveryFailed as failure:
-            logger.warning("notification not sent", extra={"person_id": person.id, "code": failure.code})
-            failures.append(failure)
+        sends = [lambda p=person: _send_email(p.email, subject=subject, text=text, html=None)]
+        if sms and person.phone:
+            sends.append(lambda p=person: _send_sms(p.phone, f"{subject}: {text}"))
+        for send in sends:
+            try:
+                results.append(send())
+            except DeliveryFailed as failure:
+                logger.warning("notification not sent", extra={"person_id": person.id, "code": failure.code})
+                failures.append(failure)
     if failures:
         failed = DeliveryFailed(
             f"{len(failures)} of {len(failures) + len(results)} notifications not sent",

@@ -7,7 +7,9 @@ claims; what they may do comes from their role and teams here.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
@@ -26,6 +28,20 @@ class Team(BaseModel):
     manager: str | None = Field(default=None, description="Who hears of level-2 SLA escalations.")
 
 
+class QuietHours(BaseModel):
+    """When a person would rather not be notified (non-urgent notices wait until it ends)."""
+
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    timezone: str = "Asia/Shanghai"
+
+    def covers(self, moment: datetime) -> bool:
+        local = moment.astimezone(ZoneInfo(self.timezone)).strftime("%H:%M")
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # across midnight, e.g. 22:00–08:00
+
+
 class Person(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
     name: str
@@ -39,6 +55,7 @@ class Person(BaseModel):
     # and whether VIP and P1 tickets go to them first.
     capacity: int = Field(default=8, ge=0, le=500)
     senior: bool = False
+    quiet_hours: QuietHours | None = None
 
     @property
     def primary_team(self) -> str | None:

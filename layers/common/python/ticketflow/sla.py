@@ -198,11 +198,7 @@ def start(
     )
     cal = _calendar(state)
     for target in ("first_response", "resolution"):
-        minutes = policy.targets.get(target, {}).get(priority or "P3")
-        if minutes:
-            clock = Clock(target=target, minutes=minutes, started_at=created_at, running_since=created_at)
-            _schedule(clock, cal, cfg.thresholds)
-            state.clocks[target] = clock
+        _restart(state, target, cfg, cal, created_at)
     return state
 
 
@@ -247,17 +243,9 @@ def on_action(state: SlaState, action: str, *, status_after: str, now: datetime)
         _meet(state.clocks.get("first_response"), now)
         _meet(state.clocks.get("next_response"), now)
     if action == "resume":  # the customer answered: we owe them the next response
-        minutes = _policy(cfg, state).targets.get("next_response", {}).get(state.priority or "P3")
-        if minutes:
-            clock = Clock(target="next_response", minutes=minutes, started_at=now, running_since=now)
-            _schedule(clock, cal, cfg.thresholds)
-            state.clocks["next_response"] = clock
+        _restart(state, "next_response", cfg, cal, now)
     if action == "reopen":
-        minutes = _policy(cfg, state).targets.get("resolution", {}).get(state.priority or "P3")
-        if minutes:
-            clock = Clock(target="resolution", minutes=minutes, started_at=now, running_since=now)
-            _schedule(clock, cal, cfg.thresholds)
-            state.clocks["resolution"] = clock
+        _restart(state, "resolution", cfg, cal, now)
     if action == "resolve":
         _meet(state.clocks.get("resolution"), now)
         for name in ("first_response", "next_response"):
@@ -272,6 +260,15 @@ def on_action(state: SlaState, action: str, *, status_after: str, now: datetime)
         elif clock.status == "paused" and status_after not in cfg.pause:
             _resume(clock, cal, cfg.thresholds, now)
     return state
+
+
+def _restart(state: SlaState, target: str, cfg: SlaConfig, cal: Calendar, since: datetime) -> None:
+    """A fresh clock for ``target`` running from ``since``, if the ticket's policy has that target."""
+    minutes = _policy(cfg, state).targets.get(target, {}).get(state.priority or "P3")
+    if minutes:
+        clock = Clock(target=target, minutes=minutes, started_at=since, running_since=since)
+        _schedule(clock, cal, cfg.thresholds)
+        state.clocks[target] = clock
 
 
 def _policy(cfg: SlaConfig, state: SlaState) -> Policy:

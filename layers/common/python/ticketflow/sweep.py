@@ -94,9 +94,15 @@ def _recipients(ticket: Ticket, level: str) -> list[Person]:
 
 
 def _send_notice(ticket: Ticket, notice: sla.Notice, now: datetime) -> bool:
+    people = _recipients(ticket, notice.level)
+    urgent = ticket.priority == "P1"
+    if not urgent:
+        awake = [p for p in people if not (p.quiet_hours and p.quiet_hours.covers(now))]
+        if people and not awake:
+            return False  # everyone is in quiet hours: the notice waits (the ticket stays due)
+        people = awake
     if not ticket_store.claim_notice(ticket.id, notice.key, now, stale_after=STALE_CLAIM):
         return False  # another sweep holds it
-    people = _recipients(ticket, notice.level)
     target = notice.target.replace("_", " ")
     subject = f"[{ticket.priority or ''} SLA {LEVEL_NAMES[notice.level]}] {ticket.number} {target}"
     text = (
@@ -105,7 +111,7 @@ def _send_notice(ticket: Ticket, notice: sla.Notice, now: datetime) -> bool:
         f"due {clock.iso(notice.due)}."
     )
     try:
-        delivery.notify_people(people, subject=subject, text=text)
+        delivery.notify_people(people, subject=subject, text=text, sms=urgent)  # P1 also by SMS
     except delivery.DeliveryFailed as error:
         if error.retryable:
             raise  # the claim goes stale and a later sweep sends again
