@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
+from events.generate import api_event
 from tests.conftest import drain
-from tests.support import Api, new_ticket
+from tests.support import Api, invoke, new_ticket
 
 api = Api()
 
@@ -104,3 +105,18 @@ def test_oversized_body_is_413(stack):
 def test_description_over_the_field_limit_is_422(stack):
     status, error = api.post("/tickets", new_ticket(description="x" * 20_001))
     assert status == 422 and error["error"]["details"][0]["field"] == "description"
+
+
+def test_a_json_body_without_a_content_type_is_read_as_json(stack):
+    for headers in ({"Content-Type": "application/x-www-form-urlencoded"}, {}):
+        event = api_event("POST", "/tickets", auth="channel", body=new_ticket())
+        del event["headers"]["Content-Type"], event["multiValueHeaders"]["Content-Type"]
+        event["headers"] |= headers
+        assert invoke("intake", event)["statusCode"] == 201
+
+
+def test_a_body_that_is_not_json_is_refused_naming_the_header(stack):
+    status, error = api.post("/tickets", raw_body="channel=web", headers={"Content-Type": "text/plain"})
+    assert status == 400
+    assert error["error"]["code"] == "unsupported_media_type"
+    assert error["error"]["details"][0]["field"] == "Content-Type"

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from ticketflow import __version__
 from ticketflow.config import settings
 from ticketflow.errors import (
+    BadRequest,
     InvalidJson,
     NotFound,
     PayloadTooLarge,
@@ -100,16 +101,50 @@ def create_app(*routers: Router) -> APIGatewayRestResolver:
 
 
 def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Enforce the body limit before anything parses the body, then route."""
+    """Check the body's size and type before anything parses it, then route."""
     body = event.get("body") or ""
     limit = settings().max_body_bytes
     if len(body.encode() if isinstance(body, str) else body) > limit:
-        error = PayloadTooLarge(f"the request body is larger than {limit} bytes", details={"limit_bytes": limit})
-        response = error_response(error)
-        return {
-            "statusCode": response.status_code,
-            "multiValueHeaders": {"Content-Type": ["application/json"]},
-            "body": response.body,
-            "isBase64Encoded": False,
-        }
+        return _refuse(
+            PayloadTooLarge(f"the request body is larger than {limit} bytes", details={"limit_bytes": limit})
+        )
+    if body:
+        declared = _content_type(event)
+        if declared is None:
+            _set_json_content_type(event)  # curl -d and many clients send JSON without saying so
+        elif "json" not in declared:
+            return _refuse(
+                BadRequest(
+                    f"Content-Type: send the body as application/json, not {declared}",
+                    details=[{"field": "Content-Type", "message": "must be application/json"}],
+                    code="unsupported_media_type",
+                )
+            )
     return app.resolve(event, context)
+
+
+def _content_type(event: dict[str, Any]) -> str | None:
+    for name, value in (event.get("headers") or {}).items():
+        if name.lower() == "content-type" and value:
+            # curl -d without -H says form-urlencoded; a JSON object body is what it means
+            if value.startswith("application/x-www-form-urlencoded") and str(event.get("body", "")).lstrip()[:1] == "{":
+                return None
+            return value.split(";")[0].strip().lower()
+    return None
+
+
+def _set_json_content_type(event: dict[str, Any]) -> None:
+    headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+    event["headers"] = headers | {"Content-Type": "application/json"}
+    multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
+    event["multiValueHeaders"] = multi | {"Content-Type": ["application/json"]}
+
+
+def _refuse(error: TicketflowError) -> dict[str, Any]:
+    response = error_response(error)
+    return {
+        "statusCode": response.status_code,
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }
