@@ -65,9 +65,7 @@ def run(open_tickets: int) -> None:
             category="complaint",
             subcategory="product_quality",
         )
-        ticket.sla = sla.start(
-            created_at=created, priority="P1", category="complaint", tier="standard", channel="web", now=created
-        )
+        ticket.sla = sla.start(created_at=created, priority="P1", category="complaint", tier="standard", channel="web")
         return dynamo.to_item(_ticket_item(ticket))
 
     for start in range(0, open_tickets, 25):  # streamed: 100,000 tickets never sit in memory at once

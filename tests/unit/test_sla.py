@@ -24,9 +24,7 @@ def shipped_defaults(monkeypatch):
 
 
 def start(created: datetime, priority: str = "P2", tier: str = "standard") -> sla.SlaState:
-    return sla.start(
-        created_at=created, priority=priority, category="order_support", tier=tier, channel="web", now=created
-    )
+    return sla.start(created_at=created, priority=priority, category="order_support", tier=tier, channel="web")
 
 
 def test_policies_match_in_order_with_a_fallback():

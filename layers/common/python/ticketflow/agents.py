@@ -6,13 +6,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from ticketflow import messaging
+from ticketflow import assignment
 from ticketflow.access import Actor
 from ticketflow.directory import AgentState, Person, QuietHours, Role
 from ticketflow.errors import Forbidden, NotFound, ValidationFailed
 from ticketflow.storage import directory as directory_store
-
-ASSIGN_QUEUE = "assign"
 
 
 class AgentView(BaseModel):
@@ -86,12 +84,7 @@ def put_agent(actor: Actor, person_id: str, profile: AgentProfile) -> AgentView:
 
 def _pull_work(person: Person) -> None:
     """The person has room now: the team queues may have work waiting for them."""
-    messaging.send(
-        ASSIGN_QUEUE,
-        messaging.Envelope(
-            type="capacity.freed", correlation_id=person.id, data={"teams": person.teams, "agents": [person.id]}
-        ),
-    )
+    assignment.capacity_freed(person.teams, [person.id], correlation_id=person.id)
 
 
 def set_availability(actor: Actor, person_id: str, availability: Availability) -> AgentView:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
-from ticketflow import clock, history, runtime_config
+from ticketflow import clock, history, messaging, runtime_config
 from ticketflow.directory import AgentState, Person, Role
 from ticketflow.errors import ConcurrentUpdate
 from ticketflow.lifecycle import Action, next_status
@@ -230,6 +230,27 @@ def return_to_queue(ticket_id: str, *, now: datetime, owner_minutes: float, acto
         except ConcurrentUpdate:
             continue
     return None
+
+
+ASSIGN_QUEUE = "assign"
+
+
+def queue_ticket(ticket_id: str, *, event: str = "ticket.queued") -> None:
+    """Ask for an agent for a ticket waiting in its team queue (handled by ``handle``)."""
+    messaging.send(ASSIGN_QUEUE, Envelope(type=event, correlation_id=ticket_id, data={"ticket_id": ticket_id}))
+
+
+def capacity_freed(teams: list[str], agents: list[str], *, correlation_id: str) -> None:
+    """Someone in these teams has room now: their queues may have work waiting."""
+    if teams:
+        messaging.send(
+            ASSIGN_QUEUE,
+            Envelope(
+                type="capacity.freed",
+                correlation_id=correlation_id,
+                data={"teams": sorted(set(teams)), "agents": agents},
+            ),
+        )
 
 
 def handle(envelope: Envelope) -> None:

@@ -25,7 +25,6 @@ from ticketflow.storage import directory as directory_store
 from ticketflow.storage import tickets as ticket_store
 
 _ATTEMPTS = 4
-ASSIGN_QUEUE = "assign"
 OUTBOUND_QUEUE = "outbound"
 
 
@@ -265,16 +264,9 @@ def _wake_assignment(ticket: Ticket, *, freed: list[str]) -> None:
     Best effort: should the message be lost, the SLA sweep re-drives waiting tickets.
     """
     if ticket.status is Status.CLASSIFIED and ticket.assignee is None and ticket.team:
-        messaging.send(
-            ASSIGN_QUEUE,
-            messaging.Envelope(type="ticket.queued", correlation_id=ticket.id, data={"ticket_id": ticket.id}),
-        )
-    teams = sorted({team for agent in freed for team in _teams_of(agent)})
-    if teams:
-        messaging.send(
-            ASSIGN_QUEUE,
-            messaging.Envelope(type="capacity.freed", correlation_id=ticket.id, data={"teams": teams, "agents": freed}),
-        )
+        assignment.queue_ticket(ticket.id)
+    teams = [team for agent in freed for team in _teams_of(agent)]
+    assignment.capacity_freed(teams, freed, correlation_id=ticket.id)
 
 
 def _teams_of(agent: str) -> list[str]:

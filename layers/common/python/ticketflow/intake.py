@@ -87,13 +87,18 @@ def _store_and_enqueue(new: NewTicket, *, ticket_id: str, source_key_id: str | N
     except ticket_store.TicketExists:
         # A retry after a crash between store and enqueue: the ticket is there; enqueue again.
         ticket = ticket_store.get(ticket_id)  # type: ignore[assignment]
+    queue_for_classification(ticket)
+    return ticket.model_dump(mode="json")
+
+
+def queue_for_classification(ticket: Ticket) -> None:
+    """Hand a new ticket to the classify stage (intake, and the sweep's safety net)."""
     messaging.send(
         CLASSIFY_QUEUE,
         messaging.Envelope(
             type="ticket.created", correlation_id=ticket.id, data={"ticket_id": ticket.id, "number": ticket.number}
         ),
     )
-    return ticket.model_dump(mode="json")
 
 
 @cache

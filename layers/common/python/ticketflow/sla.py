@@ -132,9 +132,6 @@ class Clock(BaseModel):
     pauses: list[Pause] = Field(default_factory=list)
     notified: list[Level] = Field(default_factory=list)
 
-    def open_in(self) -> bool:
-        return self.status in ("running", "breached") and self.met_at is None
-
 
 class SlaState(BaseModel):
     policy: str
@@ -176,9 +173,7 @@ def _schedule(clock: Clock, cal: Calendar, thresholds: Thresholds) -> None:
     clock.escalate_at = at(thresholds.escalation_ratio)
 
 
-def start(
-    *, created_at: datetime, priority: str | None, category: str | None, tier: str, channel: str, now: datetime
-) -> SlaState:
+def start(*, created_at: datetime, priority: str | None, category: str | None, tier: str, channel: str) -> SlaState:
     """Start the first-response and resolution clocks (from the ticket's creation)."""
     cfg = config()
     policy = cfg.policy_for(priority=priority, category=category, tier=tier, channel=channel)

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ticketflow import assignment, clock, delivery, history, messaging, sla
+from ticketflow import assignment, clock, delivery, history, intake, sla
 from ticketflow.directory import Person
 from ticketflow.models import ActorKind, ActorRef, Status, Ticket
 from ticketflow.observability import count, logger
@@ -171,14 +171,12 @@ def _owner_timeout(ticket: Ticket, now: datetime, owner_minutes: float, report: 
             text=f"You did not accept ticket {ticket.number} within {owner_minutes:g} minutes; "
             "it went back to the team queue for another agent.",
         )
-    messaging.send(
-        "assign", messaging.Envelope(type="ticket.queued", correlation_id=ticket.id, data={"ticket_id": ticket.id})
-    )
+    assignment.queue_ticket(ticket.id)
 
 
 def _redrive(ticket: Ticket, now: datetime) -> None:
     """Hand a ticket that seems forgotten to its stage again (the stages are idempotent)."""
-    queue, kind = ("classify", "ticket.created") if ticket.status is Status.NEW else ("assign", "ticket.queued")
+    queue = "classify" if ticket.status is Status.NEW else "assign"
 
     def update(current: Ticket) -> dict[str, Any] | None:
         return {"redriven_at": now} if current.status is ticket.status else None
@@ -192,4 +190,7 @@ def _redrive(ticket: Ticket, now: datetime) -> None:
         reason=f"{ticket.status.value} since {clock.iso(ticket.redriven_at or ticket.updated_at)}: "
         f"sent to the {queue} queue again",
     )
-    messaging.send(queue, messaging.Envelope(type=kind, correlation_id=ticket.id, data={"ticket_id": ticket.id}))
+    if ticket.status is Status.NEW:
+        intake.queue_for_classification(ticket)
+    else:
+        assignment.queue_ticket(ticket.id)

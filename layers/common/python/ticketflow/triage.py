@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from ticketflow import assignment, clock, delivery, history, messaging, runtime_config, sla
+from ticketflow import assignment, clock, delivery, history, runtime_config, sla
 from ticketflow.classification import ClassificationRules, Classifier
 from ticketflow.knowledge import Article, KnowledgeBase, TableOrderStatusProvider, extract_order_number, render_answer
 from ticketflow.lifecycle import Action, next_status
@@ -32,7 +32,6 @@ from ticketflow.storage import tickets as ticket_store
 CLASSIFIER = ActorRef(kind=ActorKind.SYSTEM, id="classifier")
 KNOWLEDGE_BASE = ActorRef(kind=ActorKind.SYSTEM, id="knowledge-base")
 NOTIFIER = ActorRef(kind=ActorKind.SYSTEM, id="notifier")
-ASSIGN_QUEUE = "assign"
 # Never answer these with a canned reply: they need a person.
 NO_AUTO_REPLY_CATEGORIES = frozenset({"complaint"})
 NO_AUTO_REPLY_PRIORITIES = frozenset({"P1"})
@@ -70,9 +69,7 @@ def handle(envelope: Envelope) -> None:
     if ticket.notices.get("p1_supervisor") == "pending":
         ticket = notify_supervisor(ticket) or ticket
     if ticket.status is Status.CLASSIFIED and ticket.assignee is None:
-        messaging.send(
-            ASSIGN_QUEUE, Envelope(type="ticket.classified", correlation_id=ticket.id, data={"ticket_id": ticket.id})
-        )
+        assignment.queue_ticket(ticket.id, event="ticket.classified")
 
 
 def classify(ticket: Ticket) -> Ticket | None:
@@ -110,7 +107,6 @@ def classify(ticket: Ticket) -> Ticket | None:
                 category=result.category,
                 tier=current.customer.tier.value,
                 channel=current.channel.value,
-                now=clock.now(),
             ),
             "notices": {**current.notices, **({"p1_supervisor": "pending"} if result.priority == "P1" else {})},
         }
@@ -132,14 +128,20 @@ def classify(ticket: Ticket) -> Ticket | None:
     return after
 
 
-def expected_response(priority: str | None, language: str) -> str:
-    minutes = runtime_config.live("sla").current()[1]["first_response_minutes"].get(priority or "P3", 1440)
-    # (the fallback policy's first-response targets, in calendar time: what a customer can expect)
+def expected_response(ticket: Ticket, language: str) -> str | None:
+    """The first-response target of the ticket's SLA policy, in words (None: no clock runs,
+    and the template says something neutral instead)."""
+    clock_ = ticket.sla.clocks.get("first_response") if ticket.sla else None
+    if clock_ is None:
+        return None
+    minutes = round(clock_.minutes)
     hours = minutes / 60
-    amount = f"{hours:g}" if hours >= 1 else f"{minutes}"
+    working = ticket.sla.business_hours
     if language.startswith("en"):
-        return f"within {amount} {'hours' if hours >= 1 else 'minutes'}"
-    return f"{amount}{'小时' if hours >= 1 else '分钟'}内"  # no space between a number and a Chinese unit
+        unit = "hours" if hours >= 1 else "minutes"
+        return f"within {hours:g} {'working ' if working else ''}{unit}" if hours >= 1 else f"within {minutes} {unit}"
+    unit = ("个工作小时" if working else "小时") if hours >= 1 else "分钟"
+    return f"{hours:g}{unit}内" if hours >= 1 else f"{minutes}{unit}内"  # no space before a Chinese unit
 
 
 def send_auto_reply(ticket: Ticket) -> Ticket | None:
@@ -147,23 +149,13 @@ def send_auto_reply(ticket: Ticket) -> Ticket | None:
     kb = knowledge_base()
     article = next((a for a in kb.articles if a.id == ticket.auto_reply.article), None)
     if article is None:  # removed from the knowledge base since: a person will answer
-        return history.record(
-            ticket.id,
-            lambda t: (
-                {"auto_reply": t.auto_reply.model_copy(update={"state": "withdrawn"})}
-                if t.auto_reply and t.auto_reply.state == "pending"
-                else None
-            ),
-            action="auto_reply",
-            actor=KNOWLEDGE_BASE,
-            reason=f"article {ticket.auto_reply.article} no longer exists",
-        )
+        return _settle_auto_reply(ticket, "withdrawn", reason=f"article {ticket.auto_reply.article} no longer exists")
     order_number = ticket.order_number or extract_order_number(_text(ticket))
     fields: dict[str, Any] = {
         "customer_name": ticket.customer.name,
         "ticket_number": ticket.number,
         "order_number": order_number,
-        "expected_response": expected_response(ticket.priority, article.language),
+        "expected_response": expected_response(ticket, article.language),
     }
     if order_number and "order_status" in article.needs:
         status = TableOrderStatusProvider().lookup(order_number)
@@ -178,26 +170,28 @@ def send_auto_reply(ticket: Ticket) -> Ticket | None:
             raise  # SQS redelivers; nothing was marked
         state, channel = "undeliverable", None
 
+    count("AutoReplies" if state == "sent" else "AutoRepliesUndeliverable")
+    reason = f"knowledge-base article {article.id} (score {ticket.auto_reply.score}); {state}"
+    return _settle_auto_reply(
+        ticket, state, channel=channel, body=text, reason=reason + (f" by {channel}" if channel else "")
+    )
+
+
+def _settle_auto_reply(
+    ticket: Ticket, state: str, *, reason: str, channel: str | None = None, body: str | None = None
+) -> Ticket | None:
+    """Record how the pending auto-reply ended (sent, undeliverable, withdrawn), once.
+
+    An automatic reply is not a first response: first_response_at stays for a person."""
+
     def update(current: Ticket) -> dict[str, Any] | None:
         if not current.auto_reply or current.auto_reply.state != "pending":
             return None
-        return {
-            "auto_reply": current.auto_reply.model_copy(
-                update={"state": state, "channel": channel, "sent_at": clock.now()}
-            )
-        }
+        settled = {"state": state, "channel": channel, "sent_at": None if state == "withdrawn" else clock.now()}
+        return {"auto_reply": current.auto_reply.model_copy(update=settled)}
 
-    count("AutoReplies" if state == "sent" else "AutoRepliesUndeliverable")
-    # An automatic reply is not a first response: first_response_at stays for a person.
     return history.record(
-        ticket.id,
-        update,
-        action="auto_reply",
-        actor=KNOWLEDGE_BASE,
-        current=ticket,
-        body=text,
-        reason=f"knowledge-base article {article.id} (score {ticket.auto_reply.score}); {state}"
-        + (f" by {channel}" if channel else ""),
+        ticket.id, update, action="auto_reply", actor=KNOWLEDGE_BASE, current=ticket, body=body, reason=reason
     )
 
 
