@@ -50,6 +50,15 @@ BODIES = {
     ("POST", "/tickets/{id}/resolve"): {"result": "Shipped with SF Express, tracking sent."},
     ("POST", "/tickets/{id}/close"): {"reason": "resolved"},
     ("POST", "/tickets/{id}/reopen"): {"reason": "customer says the parcel is damaged"},
+    ("POST", "/tickets/{id}/survey"): {"reason": "the customer asked how to give feedback"},
+    ("POST", "/surveys/{token}"): {
+        "attitude": 5,
+        "speed": 4,
+        "resolution": 5,
+        "overall": 5,
+        "nps": 9,
+        "comment": "很满意",
+    },
     ("PUT", "/agents/{id}/availability"): {"online": True},
     ("PUT", "/agents/{id}"): {
         "name": "Chen Jing 陈静",
@@ -63,7 +72,12 @@ QUERIES = {
     ("GET", "/agents"): {"team": "logistics"},
 }
 # The message each queue carries (the sample names a ticket that need not exist).
-QUEUE_MESSAGES = {"classify": "ticket.created", "assign": "ticket.classified", "outbound": "reply.created"}
+QUEUE_MESSAGES = {
+    "classify": "ticket.created",
+    "assign": "ticket.classified",
+    "outbound": "reply.created",
+    "survey": "survey.due",
+}
 
 
 def api_event(

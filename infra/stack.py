@@ -42,6 +42,11 @@ class TicketflowStack(Stack):
         self.people = People(self, "People")
         self.api = Api(self, "Api", specs=functions, handlers=self.functions, user_pool=self.people.user_pool)
         Monitoring(self, "Monitoring", queues=self.queues, functions=self.functions)
+        # Links in messages (survey links) point at the API; a custom domain can be named instead.
+        public_url = self.node.try_get_context("publicBaseUrl") or self.api.rest_api.url
+        for spec in functions:
+            if spec.needs_public_url:
+                self.functions[spec.name].add_environment(topology.PUBLIC_BASE_URL_ENV, public_url)
 
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url, description="Base URL of the HTTP API")
         CfnOutput(self, "TableName", value=self.table.table_name)

@@ -19,11 +19,13 @@ LAYER_DIR = ROOT / "layers" / "common"
 # How a route authenticates its caller.
 #   channel: a channel's API key in `x-api-key` (API Gateway API keys + usage plan)
 #   person:  a Cognito JWT in `Authorization: Bearer`, groups agent | supervisor | admin
-#   public:  no credential (the OpenAPI document, later the survey page)
+#   public:  no credential (the OpenAPI document, the survey page: its link is the credential)
 Auth = Literal["channel", "person", "public"]
 
 # Environment variable names the functions read; the stack and the local runner set them.
 TABLE_ENV = "TICKETFLOW_TABLE_NAME"
+# The API's public base URL, for links in messages (survey links): the stage URL on AWS.
+PUBLIC_BASE_URL_ENV = "TICKETFLOW_PUBLIC_BASE_URL"
 
 
 def queue_url_env(queue: str) -> str:
@@ -70,6 +72,7 @@ class Function:
     table_access: Literal["read", "read_write"] = "read_write"
     # Outbound AWS services beyond the table and queues: "ses" (email), "sns" (SMS), "events".
     uses: tuple[Literal["ses", "sns", "events"], ...] = ()
+    needs_public_url: bool = False  # gets PUBLIC_BASE_URL_ENV (links in messages)
     memory_mb: int = 512
     timeout_s: int = 10
     env: dict[str, str] = field(default_factory=dict)
@@ -83,6 +86,7 @@ QUEUES: tuple[Queue, ...] = (
     Queue("classify", "New tickets: classify, answer from the knowledge base, route to a team."),
     Queue("assign", "Tickets waiting in a team queue, and capacity freed in a team: pick agents."),
     Queue("outbound", "People's replies to deliver to the customer by email, SMS or callback."),
+    Queue("survey", "Satisfaction surveys falling due (SQS-delayed from the close), to send once."),
 )
 
 _TICKET_ACTIONS = (
@@ -96,6 +100,7 @@ _TICKET_ACTIONS = (
     "resolve",
     "close",
     "reopen",
+    "survey",
 )
 
 FUNCTIONS: tuple[Function, ...] = (
@@ -118,7 +123,7 @@ FUNCTIONS: tuple[Function, ...] = (
             Route("PUT", "/agents/{id}", "person"),
             Route("PUT", "/agents/{id}/availability", "person"),
         ),
-        sends_to=("assign", "outbound"),
+        sends_to=("assign", "outbound", "survey"),
     ),
     Function(
         name="classify",
@@ -136,9 +141,10 @@ FUNCTIONS: tuple[Function, ...] = (
     ),
     Function(
         name="sweep",
-        description="Every minute: SLA warnings and escalations, the owner timer, re-drive of forgotten tickets.",
+        description="Every minute: SLA warnings and escalations, the owner timer, re-drive of forgotten tickets "
+        "and surveys, recovery tickets owed.",
         schedule=Schedule("sla-sweep", 1, "The SLA sweep over the sparse by_due index."),
-        sends_to=("classify", "assign"),
+        sends_to=("classify", "assign", "survey"),
         uses=("ses", "sns", "events"),
         timeout_s=60,
     ),
@@ -148,6 +154,21 @@ FUNCTIONS: tuple[Function, ...] = (
         consumes="outbound",
         uses=("ses", "sns"),
         timeout_s=30,
+    ),
+    Function(
+        name="survey_dispatch",
+        description="Send each due satisfaction survey once, by email, SMS or the channel's callback.",
+        consumes="survey",
+        uses=("ses", "sns"),
+        needs_public_url=True,
+        timeout_s=30,
+    ),
+    Function(
+        name="survey_api",
+        description="The public survey page: show the form, store the answer once, open recovery tickets.",
+        routes=(Route("GET", "/surveys/{token}", "public"), Route("POST", "/surveys/{token}", "public")),
+        sends_to=("assign",),
+        uses=("ses",),
     ),
 )
 

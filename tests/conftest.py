@@ -62,7 +62,7 @@ def create_stack(prefix: str) -> dict[str, str]:
     dynamodb = boto3.client("dynamodb")
     table = f"{prefix}-table"
     dynamodb.create_table(**create_table_kwargs(table))
-    env = {topology.TABLE_ENV: table}
+    env = {topology.TABLE_ENV: table, topology.PUBLIC_BASE_URL_ENV: "https://support.example.com/prod"}
     sqs = boto3.client("sqs")
     for queue in topology.QUEUES:
         dlq = sqs.create_queue(QueueName=f"{prefix}-{queue.dlq_name}")["QueueUrl"]

@@ -164,6 +164,10 @@ class Emulator:
         each function's own variables go to all, and a variable set in the shell wins."""
         table = self.prefix if self.embedded else os.environ.get(default_topology.TABLE_ENV) or self.prefix
         env = {default_topology.TABLE_ENV: table}
+        # `ticketflow invoke` has no gateway of its own: links name the default `ticketflow dev` port.
+        env[default_topology.PUBLIC_BASE_URL_ENV] = (
+            os.environ.get(default_topology.PUBLIC_BASE_URL_ENV) or "http://127.0.0.1:3000"
+        )
         env |= {default_topology.queue_url_env(q.name): self.queue_urls[q.name] for q in self.topology.QUEUES}
         for function in self.topology.FUNCTIONS:
             env |= {name: os.environ.get(name, value) for name, value in function.env.items()}

@@ -9,6 +9,7 @@ to run throwaway functions through the same machinery.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -71,7 +72,10 @@ class LocalStack:
 
     def _start_behind(self, gateway: Gateway) -> None:
         emulator = self.emulator
-        emulator.start({API_KEY_ENV: self.api_key})
+        host, port = gateway.server_address[:2]
+        # Links in messages (survey links) lead back to this gateway, unless told otherwise.
+        public_url = os.environ.get(default_topology.PUBLIC_BASE_URL_ENV) or f"http://{host}:{port}"
+        emulator.start({API_KEY_ENV: self.api_key, default_topology.PUBLIC_BASE_URL_ENV: public_url})
         self.functions = {f.name: emulator.load(f) for f in self.topology.FUNCTIONS}
         session = boto3.session.Session()
         self.outbox = Outbox(emulator.account, emulator.region, emulator.prefix)

@@ -19,6 +19,8 @@ ALL = [
     (errors.IllegalTransition, 409, "illegal_transition"),
     (errors.ConcurrentUpdate, 409, "concurrent_update"),
     (errors.IdempotencyInProgress, 409, "idempotency_in_progress"),
+    (errors.SurveyAnswered, 409, "survey_already_answered"),
+    (errors.Gone, 410, "gone"),
     (errors.PayloadTooLarge, 413, "payload_too_large"),
     (errors.ValidationFailed, 422, "validation_error"),
     (errors.IdempotencyKeyReused, 422, "idempotency_key_reused"),

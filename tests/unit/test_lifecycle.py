@@ -39,6 +39,7 @@ EXPECTED: dict[Action, dict[Status, Status | None]] = {
     Action.RESOLVE: {S.IN_PROGRESS: S.RESOLVED, S.PENDING_CUSTOMER: S.RESOLVED},
     Action.CLOSE: {S.RESOLVED: S.CLOSED},  # with reason resolved
     Action.REOPEN: {S.RESOLVED: S.IN_PROGRESS, S.CLOSED: S.IN_PROGRESS},
+    Action.SURVEY: {S.RESOLVED: S.RESOLVED, S.CLOSED: S.CLOSED},  # asking for a rating changes no status
 }
 
 

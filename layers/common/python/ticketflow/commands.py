@@ -69,3 +69,10 @@ class Close(Command):
 
 class Reopen(Command):
     reason: Reason
+
+
+class RequestSurvey(Command):
+    """Send the satisfaction survey by hand (it skips the sampling and selection rules, not the
+    customer's cooldown); say why."""
+
+    reason: Reason

@@ -2,8 +2,8 @@
 
 A customer is reached the way they came in: email for the email channel, SMS for the SMS and
 phone channels, the channel's own callback (``metadata.callback_url``) for the others, then
-email if they left an address. With no route the result is channel "none": nothing to send
-to, which is not an error.
+email if they left an address, then SMS if they left a phone number. With no route the result
+is channel "none": nothing to send to, which is not an error.
 
 Privacy: a full email address or phone number is never logged, returned or put in an error.
 Results carry a masked hint ("w***@example.com", "+86138****0000"), and a provider's error
@@ -72,17 +72,42 @@ class DeliveryFailed(Exception):
         self.delivered: list[DeliveryResult] = []  # notify_people: who did get it before the failure
 
 
-def deliver_to_customer(ticket: Ticket, *, subject: str, text: str, html: str | None = None) -> DeliveryResult:
+def route_to_customer(ticket: Ticket) -> Literal["email", "sms", "callback", "none"]:
+    """How a message reaches this customer: the way they came in, else email, else SMS."""
     customer = ticket.customer
-    callback_url = _callback_url(ticket)
     if ticket.channel is Channel.EMAIL and customer.email:
+        return "email"
+    if ticket.channel in (Channel.SMS, Channel.PHONE) and customer.phone:
+        return "sms"
+    if _callback_url(ticket):
+        return "callback"
+    if customer.email:
+        return "email"
+    if customer.phone:
+        return "sms"
+    return "none"
+
+
+def deliver_to_customer(
+    ticket: Ticket,
+    *,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    sms_text: str | None = None,
+    sms_segments: int | None = None,
+    callback_extra: dict[str, Any] | None = None,
+) -> DeliveryResult:
+    """Send on ``route_to_customer``'s way. SMS takes ``sms_text`` (else ``text``), cut to
+    ``sms_segments``; the callback's JSON carries ``callback_extra`` too."""
+    customer = ticket.customer
+    route = route_to_customer(ticket)
+    if route == "email":
         result = _send_email(customer.email, subject=subject, text=text, html=html)
-    elif ticket.channel in (Channel.SMS, Channel.PHONE) and customer.phone:
-        result = _send_sms(customer.phone, text)
-    elif callback_url:
-        result = _post_callback(callback_url, ticket, subject=subject, text=text)
-    elif customer.email:
-        result = _send_email(customer.email, subject=subject, text=text, html=html)
+    elif route == "sms":
+        result = _send_sms(customer.phone, sms_text or text, segments=sms_segments)
+    elif route == "callback":
+        result = _post_callback(_callback_url(ticket), ticket, subject=subject, text=text, extra=callback_extra)
     else:
         result = DeliveryResult(channel="none")
     message = "customer message sent" if result.channel != "none" else "no route to the customer: nothing sent"
@@ -215,9 +240,9 @@ def fit_sms(text: str, segments: int = 1) -> str:
     return f"{prose.rstrip()}{ellipsis}" + (f" {link}" if link else "")
 
 
-def _send_sms(phone: str, text: str) -> DeliveryResult:
+def _send_sms(phone: str, text: str, *, segments: int | None = None) -> DeliveryResult:
     number = e164(phone)
-    segments = int(os.environ.get("TICKETFLOW_SMS_MAX_SEGMENTS") or 1)
+    segments = max(segments or 1, int(os.environ.get("TICKETFLOW_SMS_MAX_SEGMENTS") or 1))
     try:
         response = aws.client("sns").publish(
             PhoneNumber=number,
@@ -252,8 +277,10 @@ def _callback_url(ticket: Ticket) -> str | None:
     return None
 
 
-def _post_callback(url: str, ticket: Ticket, *, subject: str, text: str) -> DeliveryResult:
-    payload = {"ticket_id": ticket.id, "number": ticket.number, "subject": subject, "text": text}
+def _post_callback(
+    url: str, ticket: Ticket, *, subject: str, text: str, extra: dict[str, Any] | None = None
+) -> DeliveryResult:
+    payload = {"ticket_id": ticket.id, "number": ticket.number, "subject": subject, "text": text, **(extra or {})}
     request = urllib.request.Request(
         url,
         data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),

@@ -65,6 +65,16 @@ class IdempotencyInProgress(Conflict):
     code = "idempotency_in_progress"
 
 
+class SurveyAnswered(Conflict):
+    code = "survey_already_answered"
+
+
+class Gone(TicketflowError):
+    """It existed, and no longer can be used (an expired survey link)."""
+
+    code, status = "gone", 410
+
+
 class PayloadTooLarge(TicketflowError):
     code, status = "payload_too_large", 413
 

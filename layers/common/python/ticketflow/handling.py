@@ -17,12 +17,13 @@ from ticketflow import access, assignment, clock, commands, history, messaging, 
 from ticketflow.access import Actor
 from ticketflow.config import settings
 from ticketflow.directory import Role
-from ticketflow.errors import ConcurrentUpdate, Forbidden, NotFound, ValidationFailed
+from ticketflow.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationFailed
 from ticketflow.lifecycle import Action, next_status
-from ticketflow.models import HistoryEntry, Status, Ticket, TicketPage, TicketWithHistory
+from ticketflow.models import CloseReason, HistoryEntry, Status, SurveyState, Ticket, TicketPage, TicketWithHistory
 from ticketflow.numbering import PREFIX
 from ticketflow.storage import directory as directory_store
 from ticketflow.storage import tickets as ticket_store
+from ticketflow.surveys import dispatch as survey_dispatch
 
 _ATTEMPTS = 4
 OUTBOUND_QUEUE = "outbound"
@@ -181,6 +182,8 @@ def _close(ticket: Ticket, actor: Actor, cmd: commands.Close, now: datetime):
     changes: dict[str, Any] = {"close_reason": cmd.reason, "closed_at": now}
     if cmd.result:
         changes["resolution"] = cmd.result
+    if cmd.reason is CloseReason.RESOLVED and (survey := survey_dispatch.schedule(ticket, now, trigger="close")):
+        changes["survey"] = survey  # goes out after the delay if the survey rules select it
     return changes, {"reason": cmd.reason.value, "body": cmd.result}
 
 
@@ -194,7 +197,23 @@ def _reopen(ticket: Ticket, actor: Actor, cmd: commands.Reopen, now: datetime):
         "closed_at": None,
         "close_reason": None,
     }
+    if ticket.survey and ticket.survey.state is SurveyState.SCHEDULED:
+        changes["survey"] = ticket.survey.model_copy(
+            update={"state": SurveyState.CANCELLED, "reason": "reopened before it was sent"}
+        )
     return changes, {"reason": cmd.reason}
+
+
+def _survey(ticket: Ticket, actor: Actor, cmd: commands.RequestSurvey, now: datetime):
+    survey = survey_dispatch.schedule(ticket, now, trigger="manual", reason=cmd.reason)
+    if survey is None:
+        assert ticket.survey is not None
+        raise Conflict(
+            f"ticket {ticket.number} already has a survey ({ticket.survey.state.value}); one per ticket",
+            code="survey_exists",
+            details={"state": ticket.survey.state.value},
+        )
+    return {"survey": survey}, {"reason": cmd.reason}
 
 
 EFFECTS: dict[Action, Effect] = {
@@ -208,6 +227,7 @@ EFFECTS: dict[Action, Effect] = {
     Action.RESOLVE: _resolve,
     Action.CLOSE: _close,
     Action.REOPEN: _reopen,
+    Action.SURVEY: _survey,
 }
 
 
@@ -245,6 +265,8 @@ def perform(ticket_ref: str, actor: Actor, action: Action, command: Any) -> Tick
         except ConcurrentUpdate:
             continue  # reload and decide again: the winner's change may make ours illegal
         _wake_assignment(after, freed=[agent for agent, delta in deltas.items() if delta < 0])
+        if after.survey != ticket.survey:
+            survey_dispatch.queue_dispatch(after, after.updated_at)
         if action is Action.REPLY:
             messaging.send(
                 OUTBOUND_QUEUE,

@@ -44,12 +44,14 @@ def record(
     actor: ActorRef,
     attempts: int = 4,
     current: Ticket | None = None,
+    also: Callable[[Ticket, Ticket], list[dict[str, Any]]] | None = None,
     **fields: Any,
 ) -> Ticket | None:
     """Apply ``update`` to the current ticket and save it with a history entry, retrying on a
     concurrent change. ``update`` returns the fields to change, or None when there is nothing
     (left) to do — it is called again on the fresh ticket after a conflict. ``current``, when
-    the caller has just read the ticket, saves the first read."""
+    the caller has just read the ticket, saves the first read. ``also(before, after)`` gives more
+    items for the same transaction (counters that must move exactly once with the change)."""
     for _ in range(attempts):
         ticket, current = current or ticket_store.get(ticket_id), None
         if ticket is None:
@@ -64,6 +66,7 @@ def record(
                 after,
                 entry_for(ticket, after, action=action, actor=actor, at=now, **fields),
                 expected_version=ticket.version,
+                also=also(ticket, after) if also else None,
             )
             return after
         except ConcurrentUpdate:

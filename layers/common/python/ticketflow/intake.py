@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -61,11 +62,16 @@ def _allocator() -> NumberAllocator:
     return NumberAllocator(sequences.reserve_block, block_size=config.number_block_size, zone=config.zone)
 
 
+def allocate_number(now: datetime) -> str:
+    """The next ticket number (CS + business day + sequence), from this container's block."""
+    return _allocator().next(now)
+
+
 def _store_and_enqueue(new: NewTicket, *, ticket_id: str, source_key_id: str | None) -> dict[str, Any]:
     now = clock.now()
     ticket = Ticket(
         id=ticket_id,
-        number=_allocator().next(now),
+        number=allocate_number(now),
         status=Status.NEW,
         version=1,
         created_at=now,

@@ -36,6 +36,7 @@ class Action(StrEnum):
     RESOLVE = "resolve"
     CLOSE = "close"
     REOPEN = "reopen"
+    SURVEY = "survey"
 
 
 SAME = None  # the action leaves the status as it is
@@ -53,6 +54,7 @@ TRANSITIONS: dict[Action, dict[Status, Status | None]] = {
     Action.RESOLVE: {S.IN_PROGRESS: S.RESOLVED, S.PENDING_CUSTOMER: S.RESOLVED},
     Action.CLOSE: {S.RESOLVED: S.CLOSED, **{s: S.CLOSED for s in OPEN_STATUSES}},  # open: see guard
     Action.REOPEN: {S.RESOLVED: S.IN_PROGRESS, S.CLOSED: S.IN_PROGRESS},
+    Action.SURVEY: {S.RESOLVED: SAME, S.CLOSED: SAME},  # ask for a rating by hand
 }
 
 # Closing a ticket nobody resolved is only for these reasons.

@@ -106,6 +106,44 @@ class AutoReply(BaseModel):
     sent_at: Timestamp | None = None
 
 
+class SurveyState(StrEnum):
+    SCHEDULED = "scheduled"  # waiting for its due time (close + delay)
+    SENDING = "sending"  # claimed by a dispatcher; sent or retried next
+    SENT = "sent"
+    ANSWERED = "answered"
+    SKIPPED = "skipped"  # the survey rules did not select it (reason says which rule)
+    CANCELLED = "cancelled"  # reopened before it went out
+    UNDELIVERABLE = "undeliverable"
+
+
+class Survey(BaseModel):
+    """The ticket's satisfaction survey: when and why it goes out, how, for whom, and the answer.
+
+    Who handled the ticket is recorded when the survey is sent, so a later reassignment does
+    not move the rating to someone else."""
+
+    state: SurveyState
+    trigger: str = "close"  # close | manual
+    reason: str | None = None  # why it was scheduled by hand, or why it was skipped
+    due_at: Timestamp
+    redriven_at: Timestamp | None = None
+    sent_at: Timestamp | None = None
+    channel: str | None = None
+    recipient: str | None = Field(default=None, description="Masked: never the full address or number.")
+    agent: str | None = None
+    team: str | None = None
+    expires_at: Timestamp | None = None
+    answered_at: Timestamp | None = None
+    scores: dict[str, int] | None = Field(
+        default=None,
+        description="attitude, speed, resolution, overall: 1-5 (服务态度, 响应速度, 问题解决效果, 整体满意度)",
+    )
+    nps: int | None = None
+    comment: str | None = None
+    recovery: str | None = Field(default=None, description="pending | opened: the follow-up of a low score.")
+    recovery_ticket: str | None = None
+
+
 class Ticket(BaseModel):
     id: str
     number: str
@@ -135,6 +173,7 @@ class Ticket(BaseModel):
     auto_reply: AutoReply | None = None
     notices: dict[str, str] = Field(default_factory=dict, description="Notices sent once: name -> pending|sent.")
     sla: SlaState | None = Field(default=None, description="SLA clocks: policy, targets, due times (GET …/sla).")
+    survey: Survey | None = None
     escalated: bool = False
     redriven_at: Timestamp | None = None
     assigned_at: Timestamp | None = None
@@ -153,6 +192,7 @@ class ActorKind(StrEnum):
     CHANNEL = "channel"
     PERSON = "person"
     SYSTEM = "system"
+    CUSTOMER = "customer"  # answering a survey
 
 
 class ActorRef(BaseModel):

@@ -10,6 +10,8 @@ so its cost grows with the number of tickets due, not the number open. For each 
    claim sent. A claim left unsent (its sweep crashed) is taken over after two minutes.
 2. The owner timer: assigned but not accepted in time goes back to the team queue.
 3. The safety net: a ticket still new, or waiting unassigned, is re-driven into its queue.
+4. Surveys: one still unsent a minute after it was due goes to the survey queue again (a lost
+   message, or a delay longer than SQS's 15 minutes); a recovery ticket owed is opened.
 
 Every step writes a history entry and, through the ticket's next check, moves it in the index.
 """
@@ -21,13 +23,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ticketflow import assignment, clock, delivery, history, intake, sla
+from ticketflow import assignment, clock, delivery, history, intake, sla, watch
 from ticketflow.directory import Person
-from ticketflow.models import ActorKind, ActorRef, Status, Ticket
+from ticketflow.models import ActorKind, ActorRef, Status, SurveyState, Ticket
 from ticketflow.observability import count, logger
 from ticketflow.storage import directory as directory_store
 from ticketflow.storage import tickets as ticket_store
 from ticketflow.storage.schema import DUE_SHARDS
+from ticketflow.surveys import dispatch as survey_dispatch
+from ticketflow.surveys import recovery
 
 SWEEPER = ActorRef(kind=ActorKind.SYSTEM, id="sla-sweep")
 STALE_CLAIM = timedelta(minutes=2)
@@ -40,6 +44,8 @@ class SweepReport(BaseModel):
     notices: int = 0
     returned_to_queue: int = 0
     redriven: int = 0
+    surveys: int = 0
+    recoveries: int = 0
     errors: int = 0
 
 
@@ -62,7 +68,17 @@ def run(now: datetime | None = None, *, limit_per_shard: int = 200) -> SweepRepo
 
 def process(ticket_id: str, now: datetime, report: SweepReport) -> None:
     ticket = ticket_store.get(ticket_id)
-    if ticket is None or ticket.status is Status.CLOSED:
+    if ticket is None:
+        return
+    due = watch.survey_check(ticket)
+    if due is not None and now >= due:
+        if ticket.survey and ticket.survey.state is SurveyState.SCHEDULED:
+            survey_dispatch.redrive(ticket, now)
+            report.surveys += 1
+        elif recovery.open_for(ticket):
+            report.recoveries += 1
+        ticket = ticket_store.get(ticket_id) or ticket
+    if ticket.status is Status.CLOSED:
         return
     if ticket.sla is not None:
         for notice in sla.owed(ticket.sla, now):

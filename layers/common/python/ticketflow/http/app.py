@@ -100,8 +100,12 @@ def create_app(*routers: Router) -> APIGatewayRestResolver:
     return app
 
 
-def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Check the body's size and type before anything parses it, then route."""
+FORM = "application/x-www-form-urlencoded"
+
+
+def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any, *, forms: bool = False) -> dict[str, Any]:
+    """Check the body's size and type before anything parses it, then route. ``forms``: HTML
+    form posts are welcome too (the survey page)."""
     body = event.get("body") or ""
     limit = settings().max_body_bytes
     if len(body.encode() if isinstance(body, str) else body) > limit:
@@ -112,7 +116,7 @@ def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) ->
         declared = _content_type(event)
         if declared is None:
             _set_json_content_type(event)  # curl -d and many clients send JSON without saying so
-        elif "json" not in declared:
+        elif "json" not in declared and not (forms and declared == FORM):
             return _refuse(
                 BadRequest(
                     f"Content-Type: send the body as application/json, not {declared}",

@@ -49,14 +49,45 @@ def _with_error_responses(document: dict) -> dict:
     return document
 
 
+def _with_survey_bodies(document: dict) -> dict:
+    """The survey routes read their body by hand (a form or JSON) and answer HTML to browsers."""
+    from ticketflow.surveys.answers import SurveyAnswer
+
+    schemas = document["components"]["schemas"]
+    schemas["SurveyAnswer"] = SurveyAnswer.model_json_schema(ref_template="#/components/schemas/{model}")
+    ref = {"schema": {"$ref": "#/components/schemas/SurveyAnswer"}}
+    html = {"text/html": {"schema": {"type": "string"}}}
+    page = document["paths"]["/surveys/{token}"]
+    page["get"]["responses"]["200"] = {"description": "The survey form, or 'already answered'", "content": html}
+    page["get"]["responses"]["410"] = {"description": "The link has expired", "content": html}
+    page["get"]["responses"]["404"] = {"description": "No such link", "content": html}
+    answer = page["post"]
+    answer["requestBody"] = {
+        "required": True,
+        "content": {"application/x-www-form-urlencoded": ref, "application/json": ref},
+    }
+    answer["responses"]["200"] = {
+        "description": 'Stored: a thank-you page (HTML), or {"state": "answered"} to JSON',
+        "content": {**html, "application/json": {"schema": {"type": "object"}}},
+    }
+    answer["responses"]["410"] = {
+        "description": "The link has expired",
+        "content": answer["responses"]["404"]["content"],
+    }
+    for operation in page.values():
+        operation["responses"].pop("401", None)  # public: the link is the credential
+        operation["responses"].pop("403", None)
+    return document
+
+
 @cache
 def document() -> str:
-    from ticketflow.http import agent_routes, app, intake_routes, ticket_routes
+    from ticketflow.http import agent_routes, app, intake_routes, survey_routes, ticket_routes
 
     generated = app.create_app(
-        intake_routes.router, ticket_routes.router, agent_routes.router
+        intake_routes.router, ticket_routes.router, agent_routes.router, survey_routes.router
     ).get_openapi_json_schema()
-    return json.dumps(_with_error_responses(json.loads(generated)), ensure_ascii=False)
+    return json.dumps(_with_survey_bodies(_with_error_responses(json.loads(generated))), ensure_ascii=False)
 
 
 @router.get("/openapi.json", include_in_schema=False)

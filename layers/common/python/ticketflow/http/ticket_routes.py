@@ -81,6 +81,7 @@ _ACTIONS: list[tuple[str, Action, Any, str, bool]] = [
     ("resolve", Action.RESOLVE, commands.Resolve, "Resolve with a result", True),
     ("close", Action.CLOSE, commands.Close, "Close (archive) with a reason", True),
     ("reopen", Action.REOPEN, commands.Reopen, "Reopen a resolved or recently closed ticket", True),
+    ("survey", Action.SURVEY, commands.RequestSurvey, "Send the satisfaction survey by hand", True),
 ]
 for _path, _action, _command, _summary, _required in _ACTIONS:
     _action_route(_path, _action, _command, _summary, _required)

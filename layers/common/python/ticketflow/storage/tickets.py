@@ -80,8 +80,9 @@ def _to_ticket(item: dict[str, Any]) -> Ticket:
 _NEW_ITEM = "attribute_not_exists(pk)"
 
 
-def create(ticket: Ticket, entry: HistoryEntry) -> None:
-    """Store a new ticket, its number and its first history entry, all or nothing."""
+def create(ticket: Ticket, entry: HistoryEntry, *, load_deltas: dict[str, int] | None = None) -> None:
+    """Store a new ticket, its number and its first history entry, all or nothing (with the load
+    of the agent it is created assigned to, if any)."""
     table = dynamo.table_name()
     number_item = {"pk": f"NUMBER#{ticket.number}", "sk": "NUMBER", "type": "number", "ticket_id": ticket.id}
     items = (_ticket_item(ticket), number_item, _history_item(ticket.id, entry))
@@ -91,12 +92,43 @@ def create(ticket: Ticket, entry: HistoryEntry) -> None:
                 {"Put": {"TableName": table, "Item": dynamo.to_item(item), "ConditionExpression": _NEW_ITEM}}
                 for item in items
             ]
+            + _load_updates(load_deltas or {}, claim=None, at=entry.at)
         )
     except ClientError as error:
         reasons = error.response.get("CancellationReasons") or []
         if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
             raise TicketExists(f"ticket {ticket.id} already exists") from error
         raise
+
+
+class ItemConditionFailed(Conflict):
+    """A condition on one of the extra items of a ticket change failed (``index`` into them)."""
+
+    def __init__(self, message: str, *, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+def _load_updates(load_deltas: dict[str, int], *, claim: str | None, at: datetime) -> list[dict[str, Any]]:
+    """``ADD load`` on each agent's state; the ``claim``ed one only while online and under capacity."""
+    updates = []
+    for agent, delta in load_deltas.items():
+        if not delta:
+            continue
+        update: dict[str, Any] = {
+            "TableName": dynamo.table_name(),
+            "Key": directory_store.state_key(agent),
+            "UpdateExpression": "ADD #load :delta",
+            "ExpressionAttributeNames": {"#load": "load"},
+            "ExpressionAttributeValues": {":delta": {"N": str(delta)}},
+        }
+        if agent == claim:
+            update["UpdateExpression"] += " SET last_assigned_at = :now"
+            update["ConditionExpression"] = "#online = :true AND #load < #capacity"
+            update["ExpressionAttributeNames"] |= {"#online": "online", "#capacity": "capacity"}
+            update["ExpressionAttributeValues"] |= {":true": {"BOOL": True}, ":now": {"S": clock.iso(at)}}
+        updates.append({"Update": update})
+    return updates
 
 
 def save(
@@ -106,12 +138,15 @@ def save(
     expected_version: int,
     load_deltas: dict[str, int] | None = None,
     claim: str | None = None,
+    also: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Replace the ticket if it is still at ``expected_version``, append ``entry``, and change
-    agents' loads by ``load_deltas``, all in one transaction.
+    """Replace the ticket if it is still at ``expected_version``, append ``entry``, change
+    agents' loads by ``load_deltas``, and write ``also`` (more transaction items: counters, a
+    token), all in one transaction.
 
     ``claim`` names the agent whose load may only grow while they are online and under
-    capacity (automatic assignment); AgentFull if not.
+    capacity (automatic assignment); AgentFull if not. A failed condition of an ``also`` item
+    is ItemConditionFailed.
     """
     table = dynamo.table_name()
     items: list[dict[str, Any]] = [
@@ -132,24 +167,9 @@ def save(
             }
         },
     ]
-    agents = [agent for agent, delta in (load_deltas or {}).items() if delta]
-    for agent in agents:
-        update: dict[str, Any] = {
-            "TableName": table,
-            "Key": directory_store.state_key(agent),
-            "UpdateExpression": "ADD #load :delta",
-            "ExpressionAttributeNames": {"#load": "load"},
-            "ExpressionAttributeValues": {":delta": {"N": str(load_deltas[agent])}},
-        }
-        if agent == claim:
-            update["UpdateExpression"] += " SET last_assigned_at = :now"
-            update["ConditionExpression"] = "#online = :true AND #load < #capacity"
-            update["ExpressionAttributeNames"] |= {"#online": "online", "#capacity": "capacity"}
-            update["ExpressionAttributeValues"] |= {
-                ":true": {"BOOL": True},
-                ":now": {"S": clock.iso(entry.at)},
-            }
-        items.append({"Update": update})
+    loads = _load_updates(load_deltas or {}, claim=claim, at=entry.at)
+    agents = [update["Update"]["Key"]["pk"]["S"].removeprefix("PERSON#") for update in loads]
+    items += loads + (also or [])
     try:
         dynamo.client().transact_write_items(TransactItems=items)
     except ClientError as error:
@@ -157,12 +177,14 @@ def save(
         if code not in ("TransactionCanceledException", "ConditionalCheckFailedException"):
             raise
         reasons = [r.get("Code") for r in error.response.get("CancellationReasons") or []]
-        if (
-            claim in agents
-            and reasons[2 + agents.index(claim) :][:1] == ["ConditionalCheckFailed"]
-            and (reasons[:2] == ["None", "None"])
-        ):
+        ours_ok = reasons[:2] == ["None", "None"]
+        if ours_ok and claim in agents and reasons[2 + agents.index(claim) :][:1] == ["ConditionalCheckFailed"]:
             raise AgentFull(f"{claim} is offline or at capacity") from error
+        extra = reasons[2 + len(loads) :]
+        if ours_ok and "ConditionalCheckFailed" in extra:
+            raise ItemConditionFailed(
+                f"a condition of ticket {ticket.number}'s change failed", index=extra.index("ConditionalCheckFailed")
+            ) from error
         raise ConcurrentUpdate(
             f"ticket {ticket.number} was changed by someone else; reload it and try again"
         ) from error
@@ -291,6 +313,21 @@ def mark_notice_sent(ticket_id: str, key: str) -> None:
         ExpressionAttributeNames={"#state": "state"},
         ExpressionAttributeValues={":sent": {"S": "sent"}},
     )
+
+
+def release_notice(ticket_id: str, key: str) -> None:
+    """Give up a claim that did not lead to a send, so the next attempt may take it at once."""
+    try:
+        dynamo.client().delete_item(
+            TableName=dynamo.table_name(),
+            Key={"pk": {"S": f"TICKET#{ticket_id}"}, "sk": {"S": f"NOTICE#{key}"}},
+            ConditionExpression="#state = :claimed",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":claimed": {"S": "claimed"}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
 
 
 def id_for_number(number: str) -> str | None:
