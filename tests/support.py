@@ -87,9 +87,14 @@ class Api:
         function, resource = self._route(method, path)
         auth = next(r.auth for r in topology.function(function).routes if r.path == resource and r.method == method)
         event = api_event(method, resource, auth=auth, body=body, query=query)
-        event["path"] = path
-        if "{id}" in resource:
-            event["pathParameters"] = {"id": path.split("/")[2]}
+        event["path"] = path.split("?")[0]
+        parameters = {
+            name[1:-1]: value
+            for name, value in zip(resource.split("/"), event["path"].split("/"), strict=True)
+            if name.startswith("{")
+        }
+        if parameters:
+            event["pathParameters"] = parameters
         if auth == "channel":
             event["requestContext"]["identity"]["apiKeyId"] = self.api_key_id
         if auth == "person":
