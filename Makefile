@@ -11,7 +11,7 @@ ARGS ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export CDK_DISABLE_VERSION_CHECK = 1
 
-.PHONY: setup dev test lint unit synth bench events clean
+.PHONY: setup browser dev test lint unit synth bench events clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,18 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The e2e survey test drives Debian's chromium (and needs a CJK font to render Chinese).
+# Installed once, as root or through sudo; about 15 s on a fresh machine.
+browser:
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends chromium fonts-wqy-microhei >/dev/null; }
+
 dev: $(STAMP)
 	$(BIN)/ticketflow dev $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check --quiet .
 	$(BIN)/pytest

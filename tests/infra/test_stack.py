@@ -141,7 +141,13 @@ def test_function_runtime_layers_logs_tracing_env(synth: Synthesized, spec: topo
     assert props["Layers"] == [{"Ref": common_layer}, {"Ref": powertools}]
 
     queue_ref = lambda name: {"Ref": synth.logical_id(synth.stack.queues[name].queue)}  # noqa: E731
-    assert props["Environment"]["Variables"] == {
+    variables = dict(props["Environment"]["Variables"])
+    public_url = variables.pop(topology.PUBLIC_BASE_URL_ENV, None)
+    if spec.needs_public_url:  # the API stage's URL, so survey links lead to the survey page
+        assert {"Ref": synth.logical_id(synth.stack.api.rest_api)} in public_url["Fn::Join"][1]
+    else:
+        assert public_url is None
+    assert variables == {
         topology.TABLE_ENV: {"Ref": synth.logical_id(synth.stack.table)},
         **{topology.queue_url_env(q): queue_ref(q) for q in spec.sends_to},
         "POWERTOOLS_SERVICE_NAME": "ticketflow",
@@ -203,11 +209,17 @@ def test_the_pipeline_queues_are_wired_as_declared(synth: Synthesized) -> None:
     classify = arn(synth.logical_id(synth.stack.queues["classify"].queue))
     assign = arn(synth.logical_id(synth.stack.queues["assign"].queue))
     outbound = arn(synth.logical_id(synth.stack.queues["outbound"].queue))
+    survey = arn(synth.logical_id(synth.stack.queues["survey"].queue))
     assert synth.allowed("intake", "sqs:SendMessage") == [classify]
     assert synth.allowed("classify", "sqs:SendMessage") == [assign]
     assert sorted(map(json.dumps, synth.allowed("agent_api", "sqs:SendMessage"))) == sorted(
-        map(json.dumps, [assign, outbound])
+        map(json.dumps, [assign, outbound, survey])  # the close schedules the survey
     )
+    assert sorted(map(json.dumps, synth.allowed("sweep", "sqs:SendMessage"))) == sorted(
+        map(json.dumps, [classify, assign, survey])
+    )
+    assert synth.allowed("survey_api", "sqs:SendMessage") == [assign]  # a recovery ticket with no supervisor
+    assert synth.allowed("survey_dispatch", "sqs:SendMessage") == []
     assert synth.allowed("assign", "sqs:SendMessage") == []
     assert synth.allowed("deliver", "sqs:SendMessage") == []
 

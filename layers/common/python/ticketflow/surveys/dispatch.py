@@ -89,8 +89,7 @@ def dispatch(ticket_id: str, now: datetime | None = None) -> str:
         return "nothing to send"
     survey, config = ticket.survey, rules()
     if now + EARLY < survey.due_at:
-        queue_dispatch(ticket, now)  # early (a sweep re-drive, a clock): come back when due
-        return "not yet due"
+        return "not yet due"  # a message ahead of its time: the sweep sends it when due
     skip = config.skip_reason(ticket, manual=survey.trigger == "manual")
     route = delivery.route_to_customer(ticket)
     if skip is None and route == "none":

@@ -88,12 +88,13 @@ h1{font-size:1.4rem;margin:.5rem 0}
 a{color:#0b57d0}
 .card{background:#fff;border-radius:.75rem;padding:1rem 1.1rem;margin:.75rem 0;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 fieldset{border:0;margin:0;padding:0;min-width:0}
-legend{font-weight:600;padding:0;margin-bottom:.5rem}
-.scale{display:grid;grid-template-columns:repeat(5,1fr);gap:.4rem}
-.scale.nps{grid-template-columns:repeat(6,1fr)}
+legend{float:left;width:100%;font-weight:600;padding:0;margin-bottom:.5rem}
+.scale,.ends{clear:both}
+.scale{display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:.4rem}
+.scale.nps{grid-template-columns:repeat(6,minmax(0,1fr))}
 .opt{position:relative}
 .opt input{position:absolute;opacity:0;width:1px;height:1px}
-.opt label{display:flex;flex-direction:column;align-items:center;justify-content:center;min-height:3.2rem;
+.opt label{height:100%;display:flex;flex-direction:column;align-items:center;justify-content:center;min-height:3.2rem;
 padding:.35rem .15rem;border:1px solid #afb8c1;border-radius:.5rem;cursor:pointer;text-align:center;background:#fff}
 .opt label b{font-size:1.15rem}
 .opt label small{font-size:.68rem;line-height:1.2;color:#57606a}
@@ -113,7 +114,7 @@ margin:.5rem 0 2rem;cursor:pointer}
 button:disabled{opacity:.6}
 .done{text-align:center;padding:2rem 1.1rem}
 .done p{color:#57606a}
-@media (min-width:40rem){main{padding:2rem 1rem}.scale.nps{grid-template-columns:repeat(11,1fr)}}
+@media (min-width:40rem){main{padding:2rem 1rem}.scale.nps{grid-template-columns:repeat(11,minmax(0,1fr))}}
 """.strip()
 
 SCRIPT = """
@@ -133,7 +134,7 @@ def _sha256(source: str) -> str:
 
 CONTENT_SECURITY_POLICY = (
     f"default-src 'none'; style-src {_sha256(STYLE)}; script-src {_sha256(SCRIPT)}; "
-    "img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -161,7 +162,7 @@ def _document(lang: str, title: str, body: str, *, switch: bool = True) -> str:
     return (
         f'<!doctype html><html lang="{t["html_lang"]}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        '<meta name="robots" content="noindex,nofollow">'
+        '<meta name="robots" content="noindex,nofollow"><link rel="icon" href="data:,">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
         f"<body><main><header><h1>{escape(t['title'])}</h1>{toggle}</header>{body}</main>"
         f"<script>{SCRIPT}</script></body></html>"
