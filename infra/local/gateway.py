@@ -33,6 +33,7 @@ API_KEY_ID = "local-demo-key"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 # Framing is ours to write: a handler's own values for these would be wrong after decoding.
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
+_SURVEY_LINK = re.compile(r"(/surveys/[^/?]{4})[^/?]*")
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(reply.body)
-        log.info("%s %s -> %d (%.0f ms)", self.command, self.path, reply.status, (time.perf_counter() - started) * 1000)
+        path = _SURVEY_LINK.sub(r"\1…", self.path)  # a survey link is a credential: keep it out of logs
+        log.info("%s %s -> %d (%.0f ms)", self.command, path, reply.status, (time.perf_counter() - started) * 1000)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
