@@ -157,18 +157,22 @@ def test_an_sms_customer_gets_a_short_text_with_the_whole_link(stack):
     assert len(LINK.search(text).group(1)) >= 27  # 160 random bits, whole
 
 
-def test_sms_waits_for_the_end_of_quiet_hours(stack, monkeypatch):
+def test_sms_waits_for_the_end_of_quiet_hours(stack):
+    from zoneinfo import ZoneInfo
+
     phone = f"+86139{uuid.uuid4().int % 10**8:08d}"
     tid = closed(stack, channel="sms", customer={"id": f"C-{uuid.uuid4().hex[:6]}", "name": "李雷", "phone": phone})
-    set_rules(sms_quiet_hours={"start": "00:00", "end": "23:59", "timezone": "Asia/Shanghai"})
-    night = clock.now()
-    assert dispatch.dispatch(tid, night) in ("deferred", "sent")
+    set_rules(sms_quiet_hours={"start": "21:00", "end": "09:00", "timezone": "Asia/Shanghai"})
+    shanghai = ZoneInfo("Asia/Shanghai")
+    tomorrow = (clock.now().astimezone(shanghai) + timedelta(days=1)).date()
+    night = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 23, 30, tzinfo=shanghai)
+    assert dispatch.dispatch(tid, night) == "deferred"
     survey = ticket(tid)["survey"]
-    if survey["state"] == "scheduled":  # the usual case: not between 23:59 and 00:00 in Shanghai
-        assert "survey_deferred" in [h["action"] for h in ticket(tid)["history"]]
-        set_rules(sms_quiet_hours=None)
-        later = clock.now() + timedelta(days=1)
-        assert dispatch.dispatch(tid, later) == "sent"
+    morning = night.replace(hour=9, minute=0) + timedelta(days=1)
+    assert survey["state"] == "scheduled" and datetime.fromisoformat(survey["due_at"]) == morning
+    assert dispatch.dispatch(tid, morning - timedelta(minutes=30)) == "not yet due"
+    assert dispatch.dispatch(tid, morning + timedelta(minutes=1)) == "sent"
+    assert [t for p, t in sns_backends["123456789012"]["us-east-1"].sms_messages.values() if p == phone]
 
 
 def test_an_in_app_channel_gets_the_survey_on_its_callback(stack, callback_server):  # noqa: F811
@@ -208,8 +212,9 @@ def test_a_customer_is_surveyed_at_most_once_per_cooldown(stack):
 def test_sampling_and_selection_rules_decide_and_say_why(stack):
     set_rules(sample_rate=0.0)
     tid = closed(stack)
-    assert send(stack, tid) | {} == ticket(tid)["survey"]
-    assert ticket(tid)["survey"]["reason"] == "not in the 0% sample"
+    skipped = send(stack, tid)
+    assert skipped["state"] == "skipped" and skipped["reason"] == "not in the 0% sample"
+    assert "survey_skipped" in [h["action"] for h in ticket(tid)["history"]]
     set_rules(channels=["email"])
     web = closed(stack)
     assert send(stack, web)["reason"] == "channel web is not surveyed"
