@@ -50,6 +50,7 @@ synth: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python -W ignore bench/aws_requests.py
+	$(BIN)/python bench/survey_page.py
 
 events: $(STAMP)
 	$(BIN)/python events/generate.py

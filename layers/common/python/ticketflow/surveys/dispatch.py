@@ -46,15 +46,15 @@ SMS_SEGMENTS = 2  # a survey SMS must carry its whole link
 
 def schedule(ticket: Ticket, now: datetime, *, trigger: str, reason: str | None = None) -> Survey | None:
     """The survey a close (or a manual request) schedules, or None if the ticket has one going."""
-    current = ticket.survey
-    if current is not None and current.state not in (
-        SurveyState.CANCELLED,
-        SurveyState.SKIPPED,
-        SurveyState.UNDELIVERABLE,
-    ):
+    # A close only replaces a survey a reopen cancelled; an agent may also retry one the rules
+    # skipped or the provider refused.
+    again = (
+        {SurveyState.CANCELLED}
+        if trigger == "close"
+        else {SurveyState.CANCELLED, SurveyState.SKIPPED, SurveyState.UNDELIVERABLE}
+    )
+    if ticket.survey is not None and ticket.survey.state not in again:
         return None
-    if trigger == "close" and current is not None and current.state is not SurveyState.CANCELLED:
-        return None  # a re-close does not undo a rule's decision; an agent may still ask by hand
     return Survey(state=SurveyState.SCHEDULED, trigger=trigger, reason=reason, due_at=now + rules().delay)
 
 
