@@ -93,7 +93,7 @@ def answer_survey(token: str):  # untyped: as above
             pairs = parse_qsl(event.decoded_body or "", keep_blank_values=False)
             values = {name: value for name, value in pairs if name in _FIELDS}
         answer = answers.SurveyAnswer.model_validate(values)
-        answers.submit(token, answer)
+        answers.submit(token, answer, link=link)
     except TicketflowError as error:
         return _refusal(error, lang, as_json)
     except ValidationError as error:

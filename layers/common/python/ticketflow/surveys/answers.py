@@ -69,10 +69,11 @@ def open_link(token: str, now: datetime | None = None) -> Link:
     return Link(state, item.get("language"), item.get("number"), item["expires"], item["ticket_id"])
 
 
-def submit(token: str, answer: SurveyAnswer, now: datetime | None = None) -> Ticket:
-    """Store the answer; NotFound (unknown link), Gone (expired), SurveyAnswered (used)."""
+def submit(token: str, answer: SurveyAnswer, now: datetime | None = None, *, link: Link | None = None) -> Ticket:
+    """Store the answer; NotFound (unknown link), Gone (expired), SurveyAnswered (used).
+    ``link``: the caller's fresh ``open_link`` (saves reading it again)."""
     now = now or clock.now()
-    link = open_link(token, now)
+    link = link or open_link(token, now)
     refuse_unless_open(link)
     low = min(answer.scores.values()) <= rules().low_score
 

@@ -189,31 +189,26 @@ def dimensions(ticket: Ticket) -> list[tuple[str, str]]:
     )
 
 
-def _settle(ticket: Ticket, state: SurveyState, *, reason: str) -> None:
+def _change_scheduled(ticket: Ticket, changes: dict[str, Any], *, action: str, reason: str) -> Ticket | None:
+    """Record ``changes`` to a survey that is still scheduled (nothing if it moved on meanwhile)."""
+
     def update(current: Ticket) -> dict[str, Any] | None:
         if current.survey is None or current.survey.state is not SurveyState.SCHEDULED:
             return None
-        return {"survey": current.survey.model_copy(update={"state": state, "reason": reason})}
+        return {"survey": current.survey.model_copy(update=changes)}
 
-    history.record(ticket.id, update, action=f"survey_{state.value}", actor=SURVEYOR, current=ticket, reason=reason)
+    return history.record(ticket.id, update, action=action, actor=SURVEYOR, current=ticket, reason=reason)
+
+
+def _settle(ticket: Ticket, state: SurveyState, *, reason: str) -> None:
+    _change_scheduled(ticket, {"state": state, "reason": reason}, action=f"survey_{state.value}", reason=reason)
     count(f"Surveys{state.value.capitalize()}")
     logger.info("survey not sent", extra={"ticket_id": ticket.id, "state": state.value, "reason": reason})
 
 
 def _defer(ticket: Ticket, until: datetime) -> None:
-    def update(current: Ticket) -> dict[str, Any] | None:
-        if current.survey is None or current.survey.state is not SurveyState.SCHEDULED:
-            return None
-        return {"survey": current.survey.model_copy(update={"due_at": until, "redriven_at": None})}
-
-    history.record(
-        ticket.id,
-        update,
-        action="survey_deferred",
-        actor=SURVEYOR,
-        current=ticket,
-        reason=f"SMS quiet hours: the survey goes at {clock.iso(until)}",
-    )
+    reason = f"SMS quiet hours: the survey goes at {clock.iso(until)}"
+    _change_scheduled(ticket, {"due_at": until, "redriven_at": None}, action="survey_deferred", reason=reason)
 
 
 def _quiet_hours_end(quiet: QuietHours, now: datetime) -> datetime:
@@ -229,14 +224,6 @@ def _quiet_hours_end(quiet: QuietHours, now: datetime) -> datetime:
 def redrive(ticket: Ticket, now: datetime) -> None:
     """The sweep's safety net: a survey still scheduled a minute after it was due is sent again
     through the queue (dispatch is idempotent)."""
-
-    def update(current: Ticket) -> dict[str, Any] | None:
-        if current.survey is None or current.survey.state is not SurveyState.SCHEDULED:
-            return None
-        return {"survey": current.survey.model_copy(update={"redriven_at": now})}
-
-    after = history.record(
-        ticket.id, update, action="redrive", actor=SURVEYOR, current=ticket, reason="survey due: sent to its queue"
-    )
+    after = _change_scheduled(ticket, {"redriven_at": now}, action="redrive", reason="survey due: sent to its queue")
     if after is not None and after.survey is not None and after.survey.redriven_at == now:
         messaging.send(QUEUE, Envelope(type="survey.due", correlation_id=ticket.id, data={"ticket_id": ticket.id}))
