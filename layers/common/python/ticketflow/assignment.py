@@ -164,7 +164,7 @@ def assign_waiting_ticket(ticket_id: str, *, attempts: int = 5) -> Outcome:
                 ticket_store.save(
                     after,
                     entry,
-                    expected_version=ticket.version,
+                    before=ticket,
                     load_deltas={chosen.person.id: 1},
                     claim=chosen.person.id,
                 )
@@ -225,7 +225,7 @@ def return_to_queue(ticket_id: str, *, now: datetime, owner_minutes: float, acto
             reason=f"{ticket.assignee} did not accept within {owner_minutes:g} minutes; back to the team queue",
         )
         try:
-            ticket_store.save(after, entry, expected_version=ticket.version, load_deltas=load_deltas(ticket, after))
+            ticket_store.save(after, entry, before=ticket, load_deltas=load_deltas(ticket, after))
             return after
         except ConcurrentUpdate:
             continue

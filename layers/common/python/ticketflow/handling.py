@@ -21,6 +21,7 @@ from ticketflow.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, V
 from ticketflow.lifecycle import Action, next_status
 from ticketflow.models import CloseReason, HistoryEntry, Status, SurveyState, Ticket, TicketPage, TicketWithHistory
 from ticketflow.numbering import PREFIX
+from ticketflow.reports.definitions import definitions
 from ticketflow.storage import directory as directory_store
 from ticketflow.storage import tickets as ticket_store
 from ticketflow.surveys import dispatch as survey_dispatch
@@ -175,7 +176,11 @@ def _resume(ticket: Ticket, actor: Actor, cmd: commands.Resume, now: datetime):
 
 
 def _resolve(ticket: Ticket, actor: Actor, cmd: commands.Resolve, now: datetime):
-    return {"resolution": cmd.result, "resolved_at": now}, {"body": cmd.result}
+    changes: dict[str, Any] = {"resolution": cmd.result, "resolved_at": now}
+    if ticket.first_contact_resolution is None:  # the verdict is given once, at the first resolution
+        fcr = definitions().first_contact_resolution
+        changes["first_contact_resolution"] = ticket.reopen_count == 0 and ticket.reply_count <= fcr.max_agent_replies
+    return changes, {"body": cmd.result}
 
 
 def _close(ticket: Ticket, actor: Actor, cmd: commands.Close, now: datetime):
@@ -193,6 +198,7 @@ def _reopen(ticket: Ticket, actor: Actor, cmd: commands.Reopen, now: datetime):
         "assignee": assignee,
         "team": ticket.team or (actor.primary_team if assignee == actor.id else None),
         "reopen_count": ticket.reopen_count + 1,
+        "first_contact_resolution": _fcr_after_reopen(ticket, now),
         "resolved_at": None,
         "closed_at": None,
         "close_reason": None,
@@ -202,6 +208,13 @@ def _reopen(ticket: Ticket, actor: Actor, cmd: commands.Reopen, now: datetime):
             update={"state": SurveyState.CANCELLED, "reason": "reopened before it was sent"}
         )
     return changes, {"reason": cmd.reason}
+
+
+def _fcr_after_reopen(ticket: Ticket, now: datetime) -> bool | None:
+    """A reopen within the window withdraws a first-contact verdict; after it, the verdict stands."""
+    if not ticket.first_contact_resolution or ticket.reopen_count or ticket.resolved_at is None:
+        return ticket.first_contact_resolution
+    return now - ticket.resolved_at > timedelta(days=definitions().first_contact_resolution.reopen_days)
 
 
 def _survey(ticket: Ticket, actor: Actor, cmd: commands.RequestSurvey, now: datetime):
@@ -247,9 +260,22 @@ def decide(ticket: Ticket, actor: Actor, action: Action, command: Any, now: date
     after = ticket.model_copy(update={**changes, "status": status, "version": ticket.version + 1, "updated_at": now})
     if status is Status.ASSIGNED and (ticket.status is not Status.ASSIGNED or ticket.assignee != after.assignee):
         after.assigned_at = now  # the owner timer runs from here
+    _track_handle_time(ticket, after, now)
     if ticket.sla is not None:
         after.sla = sla.on_action(ticket.sla, action.value, status_after=status.value, now=now)
     return after, history.entry_for(ticket, after, action=action.value, actor=actor.ref, at=now, **entry_fields)
+
+
+def _track_handle_time(before: Ticket, after: Ticket, now: datetime) -> None:
+    """Handle time is the time a ticket spends in progress: it runs from every move into
+    in_progress and is banked at every move out of it (pending the customer, resolved, transferred)."""
+    was, now_in = before.status is Status.IN_PROGRESS, after.status is Status.IN_PROGRESS
+    if now_in and not was:
+        after.working_since = now
+    elif was and not now_in:
+        if before.working_since is not None:
+            after.handle_seconds = before.handle_seconds + max(0, round((now - before.working_since).total_seconds()))
+        after.working_since = None
 
 
 def perform(ticket_ref: str, actor: Actor, action: Action, command: Any) -> Ticket:
@@ -261,7 +287,7 @@ def perform(ticket_ref: str, actor: Actor, action: Action, command: Any) -> Tick
         after, entry = decide(ticket, actor, action, command, clock.now())
         deltas = assignment.load_deltas(ticket, after)
         try:
-            ticket_store.save(after, entry, expected_version=ticket.version, load_deltas=deltas)
+            ticket_store.save(after, entry, before=ticket, load_deltas=deltas)
         except ConcurrentUpdate:
             continue  # reload and decide again: the winner's change may make ours illegal
         _wake_assignment(after, freed=[agent for agent, delta in deltas.items() if delta < 0])

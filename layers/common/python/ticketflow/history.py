@@ -11,8 +11,9 @@ from ticketflow.errors import ConcurrentUpdate
 from ticketflow.models import ActorRef, HistoryEntry, Ticket
 from ticketflow.storage import tickets as ticket_store
 
-# Status is in the entry itself; the SLA clocks have their own view (GET /tickets/{id}/sla).
-_UNTRACKED = {"version", "updated_at", "status", "sla"}
+# Status is in the entry itself; the SLA clocks have their own view (GET /tickets/{id}/sla);
+# handle time moves with every status change in and out of progress.
+_UNTRACKED = {"version", "updated_at", "status", "sla", "working_since", "handle_seconds"}
 
 
 def changes(before: Ticket, after: Ticket) -> dict[str, list[Any]]:
@@ -65,7 +66,7 @@ def record(
             ticket_store.save(
                 after,
                 entry_for(ticket, after, action=action, actor=actor, at=now, **fields),
-                expected_version=ticket.version,
+                before=ticket,
                 also=also(ticket, after) if also else None,
             )
             return after

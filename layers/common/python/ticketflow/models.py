@@ -186,6 +186,15 @@ class Ticket(BaseModel):
     reopen_count: int = 0
     transfer_count: int = 0
     reply_count: int = 0
+    working_since: Timestamp | None = Field(default=None, description="When it last went in progress.")
+    handle_seconds: int = Field(
+        default=0, description="Handle time: seconds in progress with an agent (not waiting on the customer)."
+    )
+    first_contact_resolution: bool | None = Field(
+        default=None,
+        description="Resolved at first contact (一次解决): decided at the first resolution, "
+        "withdrawn by a reopen within the window (GET /reports/definitions).",
+    )
 
 
 class ActorKind(StrEnum):

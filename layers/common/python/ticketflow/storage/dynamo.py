@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import time
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 from ticketflow import aws
 from ticketflow.config import settings
@@ -55,3 +58,22 @@ def client() -> Any:
 
 def table_name() -> str:
     return settings().table_name
+
+
+_CONFLICT_ATTEMPTS = 5
+
+
+def transact(items: list[dict[str, Any]]) -> None:
+    """TransactWriteItems, tried again (with jittered back-off) while the only reason it was
+    cancelled is another transaction touching one of its items at the same moment: shared
+    items such as the day's report counters make that likely under load, and the write is
+    still all-or-nothing. Any other cancellation (a failed condition) is the caller's."""
+    for attempt in range(_CONFLICT_ATTEMPTS):
+        try:
+            client().transact_write_items(TransactItems=items)
+            return
+        except ClientError as error:
+            reasons = {r.get("Code") for r in error.response.get("CancellationReasons") or []} - {"None", None}
+            if reasons != {"TransactionConflict"} or attempt == _CONFLICT_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))

@@ -80,19 +80,26 @@ def _to_ticket(item: dict[str, Any]) -> Ticket:
 _NEW_ITEM = "attribute_not_exists(pk)"
 
 
+def _counters(before: Ticket | None, after: Ticket, entry: HistoryEntry) -> list[dict[str, Any]]:
+    from ticketflow.reports import counting  # the rule lives in the domain; every write applies it
+
+    return counting.tally(before, after, entry).updates()
+
+
 def create(ticket: Ticket, entry: HistoryEntry, *, load_deltas: dict[str, int] | None = None) -> None:
     """Store a new ticket, its number and its first history entry, all or nothing (with the load
-    of the agent it is created assigned to, if any)."""
+    of the agent it is created assigned to, if any, and the report counters it moves)."""
     table = dynamo.table_name()
     number_item = {"pk": f"NUMBER#{ticket.number}", "sk": "NUMBER", "type": "number", "ticket_id": ticket.id}
     items = (_ticket_item(ticket), number_item, _history_item(ticket.id, entry))
     try:
-        dynamo.client().transact_write_items(
-            TransactItems=[
+        dynamo.transact(
+            [
                 {"Put": {"TableName": table, "Item": dynamo.to_item(item), "ConditionExpression": _NEW_ITEM}}
                 for item in items
             ]
             + _load_updates(load_deltas or {}, claim=None, at=entry.at)
+            + _counters(None, ticket, entry)
         )
     except ClientError as error:
         reasons = error.response.get("CancellationReasons") or []
@@ -135,14 +142,15 @@ def save(
     ticket: Ticket,
     entry: HistoryEntry,
     *,
-    expected_version: int,
+    before: Ticket,
     load_deltas: dict[str, int] | None = None,
     claim: str | None = None,
     also: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Replace the ticket if it is still at ``expected_version``, append ``entry``, change
-    agents' loads by ``load_deltas``, and write ``also`` (more transaction items: counters, a
-    token), all in one transaction.
+    """Replace the ticket if it is still at the version of ``before`` (the ticket as the caller
+    read it), append ``entry``, change agents' loads by ``load_deltas``, move the report
+    counters the change means, and write ``also`` (more transaction items: a survey token),
+    all in one transaction.
 
     ``claim`` names the agent whose load may only grow while they are online and under
     capacity (automatic assignment); AgentFull if not. A failed condition of an ``also`` item
@@ -156,7 +164,7 @@ def save(
                 "Item": dynamo.to_item(_ticket_item(ticket)),
                 "ConditionExpression": "#version = :expected",
                 "ExpressionAttributeNames": {"#version": "version"},
-                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+                "ExpressionAttributeValues": {":expected": {"N": str(before.version)}},
             }
         },
         {
@@ -169,9 +177,9 @@ def save(
     ]
     loads = _load_updates(load_deltas or {}, claim=claim, at=entry.at)
     agents = [update["Update"]["Key"]["pk"]["S"].removeprefix("PERSON#") for update in loads]
-    items += loads + (also or [])
+    items += loads + (also or []) + _counters(before, ticket, entry)
     try:
-        dynamo.client().transact_write_items(TransactItems=items)
+        dynamo.transact(items)
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code not in ("TransactionCanceledException", "ConditionalCheckFailedException"):

@@ -2,7 +2,8 @@
 
 Opening a link reads one item and records nothing (mail scanners open links). Submitting is
 one transaction: the ticket's survey becomes ``answered`` (at the version we read), the token
-is marked used (if unused and unexpired), and the day's survey counters move, so an answer
+is marked used (if unused and unexpired), and the day's survey counters move (``reports.counting``
+sees the answer arrive), so an answer
 counts exactly once per ticket and per link, however often the form is posted. A score at or
 below the rules' ``low_score`` marks a recovery ticket as owed; it is opened right after (and
 by the sweep, should that fail).
@@ -20,11 +21,9 @@ from ticketflow import clock, history
 from ticketflow.errors import Gone, NotFound, SurveyAnswered
 from ticketflow.models import ActorKind, ActorRef, SurveyState, Ticket
 from ticketflow.observability import count, logger
-from ticketflow.storage import stats
 from ticketflow.storage import surveys as survey_store
 from ticketflow.storage.tickets import ItemConditionFailed
 from ticketflow.surveys import links, recovery
-from ticketflow.surveys.dispatch import dimensions
 from ticketflow.surveys.rules import DIMENSIONS, rules
 
 COMMENT_MAX = 200
@@ -97,12 +96,8 @@ def submit(token: str, answer: SurveyAnswer, now: datetime | None = None, *, lin
         }
 
     def also(before: Ticket, after: Ticket) -> list[dict[str, Any]]:
-        # The token first: a failed condition at index 0 means it was used or expired meanwhile.
-        day = stats.business_day(now)
-        return [
-            survey_store.use_token(links.token_hash(token), now),
-            *stats.increments(day, dimensions(after), counts(answer, low)),
-        ]
+        # A failed condition here means the token was used or expired meanwhile.
+        return [survey_store.use_token(links.token_hash(token), now)]
 
     try:
         after = history.record(
@@ -134,23 +129,6 @@ def refuse_unless_open(link: Link) -> None:
         raise Gone("this survey link has expired", code="survey_expired")
     if link.state == "answered":
         raise SurveyAnswered("this survey has already been answered")
-
-
-def counts(answer: SurveyAnswer, low: bool) -> dict[str, int]:
-    """The day's survey counters one answer adds: count, sums and 1-5 distribution per
-    dimension, NPS buckets (promoters 9-10, passives 7-8, detractors 0-6) and distribution."""
-    found = {"csat_count": 1}
-    for dimension, score in answer.scores.items():
-        found[f"csat_{dimension}_sum"] = score
-        found[f"csat_{dimension}_{score}"] = 1
-    if answer.nps is not None:
-        bucket = "promoters" if answer.nps >= 9 else "passives" if answer.nps >= 7 else "detractors"
-        found |= {"nps_count": 1, "nps_sum": answer.nps, f"nps_{bucket}": 1, f"nps_{answer.nps}": 1}
-    if answer.comment:
-        found["csat_comments"] = 1
-    if low:
-        found["csat_low"] = 1
-    return found
 
 
 def _summary(answer: SurveyAnswer) -> str:

@@ -29,7 +29,6 @@ from ticketflow.directory import QuietHours
 from ticketflow.messaging import Envelope
 from ticketflow.models import ActorKind, ActorRef, Survey, SurveyState, Ticket
 from ticketflow.observability import count, logger
-from ticketflow.storage import stats
 from ticketflow.storage import surveys as survey_store
 from ticketflow.storage import tickets as ticket_store
 from ticketflow.surveys import links, messages
@@ -162,30 +161,13 @@ def _record_sent(ticket: Ticket, sent: delivery.DeliveryResult, expires: datetim
             )
         }
 
-    def counters(before: Ticket, after: Ticket) -> list[dict[str, Any]]:
-        return stats.increments(stats.business_day(now), dimensions(after), {"surveys_sent": 1})
-
     history.record(
         ticket.id,
         update,
         action="survey_sent",
         actor=SURVEYOR,
         current=ticket,
-        also=counters,
         reason=f"satisfaction survey sent by {sent.channel} to {sent.recipient_hint}",
-    )
-
-
-def dimensions(ticket: Ticket) -> list[tuple[str, str]]:
-    """The report dimensions a survey counts under: who handled it (recorded at send time)."""
-    survey = ticket.survey
-    return stats.dimensions_of(
-        team=(survey.team if survey else None) or ticket.team,
-        agent=(survey.agent if survey else None) or ticket.assignee,
-        category=ticket.category,
-        subcategory=ticket.subcategory,
-        priority=ticket.priority,
-        channel=ticket.channel.value,
     )
 
 
