@@ -170,7 +170,11 @@ def _send_notice(ticket: Ticket, notice: sla.Notice, now: datetime) -> bool:
         + (", ".join(p.id for p in people) or "nobody (no recipient configured)"),
     )
     ticket_store.mark_notice_sent(ticket.id, notice.key)
-    count(f"Sla{notice.level.capitalize()}")
+    # Counted here, once this sweep has sent and recorded it (not on a claim lost to another sweep).
+    if notice.level == "warning":
+        count("SlaWarnings")
+    else:  # breach (level 1) and escalation (level 2)
+        count("Escalations")
     return True
 
 
