@@ -170,6 +170,23 @@ FUNCTIONS: tuple[Function, ...] = (
         sends_to=("assign",),
         uses=("ses",),
     ),
+    Function(
+        name="reports_api",
+        description="KPI reports for supervisors (JSON, CSV) from the daily counters, and the dashboard page.",
+        routes=(
+            *(
+                Route("GET", f"/reports/{report}", "person")
+                for report in ("summary", "timeseries", "agents", "surveys", "definitions")
+            ),
+            # The page and its script hold no data: every figure comes from /reports/* with the
+            # supervisor's token, so they can be public (a browser cannot attach a bearer token
+            # to a page load).
+            Route("GET", "/dashboard", "public"),
+            Route("GET", "/dashboard/assets/{name}", "public"),
+        ),
+        table_access="read",
+        timeout_s=15,
+    ),
 )
 
 SCHEDULES: tuple[Schedule, ...] = tuple(f.schedule for f in FUNCTIONS if f.schedule)

@@ -80,14 +80,43 @@ def _with_survey_bodies(document: dict) -> dict:
     return document
 
 
+def _with_report_formats(document: dict) -> dict:
+    """The reports answer JSON, or CSV to `Accept: text/csv` (their handlers return either)."""
+    for path, item in document["paths"].items():
+        if path.startswith("/reports/") and path != "/reports/definitions":
+            item["get"]["responses"]["200"] = {
+                "description": "The report (JSON), or its rows as CSV (UTF-8 with a BOM, for spreadsheets)",
+                "content": {
+                    "application/json": {"schema": {"type": "object"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            }
+    return document
+
+
 @cache
 def document() -> str:
-    from ticketflow.http import agent_routes, app, intake_routes, survey_routes, ticket_routes
+    from ticketflow.http import (
+        agent_routes,
+        app,
+        dashboard_routes,
+        intake_routes,
+        report_routes,
+        survey_routes,
+        ticket_routes,
+    )
 
     generated = app.create_app(
-        intake_routes.router, ticket_routes.router, agent_routes.router, survey_routes.router
+        intake_routes.router,
+        ticket_routes.router,
+        agent_routes.router,
+        survey_routes.router,
+        report_routes.router,
+        dashboard_routes.router,
     ).get_openapi_json_schema()
-    return json.dumps(_with_survey_bodies(_with_error_responses(json.loads(generated))), ensure_ascii=False)
+    return json.dumps(
+        _with_report_formats(_with_survey_bodies(_with_error_responses(json.loads(generated)))), ensure_ascii=False
+    )
 
 
 @router.get("/openapi.json", include_in_schema=False)

@@ -3,7 +3,7 @@ rarely) and uncached, consistent reads of agent state (it changes with every ass
 
 Items: ``PERSON#<id>/PROFILE``, ``PERSON#<id>/STATE`` (online, load, capacity, last
 assignment), ``TEAM#<id>/PROFILE`` and ``TEAM#<id>/MEMBER#<person>`` (the roster, so a team's
-people are one Query).
+people are one Query), ``TEAMS/TEAM#<id>`` (the list of teams, one Query).
 """
 
 from __future__ import annotations
@@ -57,8 +57,21 @@ def put_person(person: Person, *, online: bool | None = None) -> None:
 
 def put_team(team: Team) -> None:
     item = {"pk": f"TEAM#{team.id}", "sk": "PROFILE", "type": "team", **team.model_dump(mode="json")}
-    dynamo.client().put_item(TableName=dynamo.table_name(), Item=dynamo.to_item(item))
+    listed = {"pk": "TEAMS", "sk": f"TEAM#{team.id}", "type": "team_entry", "team": team.id}
+    client, table = dynamo.client(), dynamo.table_name()
+    client.put_item(TableName=table, Item=dynamo.to_item(item))
+    client.put_item(TableName=table, Item=dynamo.to_item(listed))
     _cache.pop(f"TEAM#{team.id}", None)
+
+
+def team_ids() -> list[str]:
+    """Every team's id, in order (one Query)."""
+    response = dynamo.client().query(
+        TableName=dynamo.table_name(),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "TEAMS"}},
+    )
+    return [item["team"]["S"] for item in response["Items"]]
 
 
 def _get(kind: str, ident: str, model: type[Person] | type[Team]) -> Person | Team | None:
