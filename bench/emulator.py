@@ -21,7 +21,10 @@ def emulated(*, dynamodb_local: bool = False) -> Iterator[None]:
     )
     from moto.server import ThreadedMotoServer
 
+    from infra.local import moto_fixes
     from tests.dynamodb_local import DynamoDBLocal
+
+    moto_fixes.apply()
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -44,6 +44,9 @@ def reset_caches() -> None:
 def moto_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    from infra.local import moto_fixes
+
+    moto_fixes.apply()  # the emulator `ticketflow dev` runs: the same moto
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -116,6 +116,10 @@ class Emulator:
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from infra.local import moto_fixes
+
+        moto_fixes.apply()
+
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # else moto logs every request
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
