@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -43,6 +44,9 @@ def command(*arguments: Argument) -> Callable[[Command], Command]:
     arg("--port", type=int, default=3000, help="port of the HTTP API (0: any free port; default %(default)s)"),
     arg("--host", default="127.0.0.1", help="address to listen on (default %(default)s)"),
     arg("--api-key", default=DEMO_API_KEY, help="the channel API key accepted in x-api-key (default %(default)s)"),
+    arg("--demo", action="store_true", help="replay realistic days of tickets first (see `ticketflow demo`)"),
+    arg("--demo-days", type=int, default=1, help="days the demo replays, up to now (default %(default)s)"),
+    arg("--demo-tickets", type=int, default=60, help="tickets per day in the demo (default %(default)s)"),
 )
 def dev(args: argparse.Namespace) -> int:
     """Run the whole stack on this machine until Ctrl-C.
@@ -50,7 +54,11 @@ def dev(args: argparse.Namespace) -> int:
     The HTTP API of the topology, queues pumped into their consumers, schedules ticking,
     against AWS emulated in this process (moto): no account, no Docker. State lives in
     memory and is gone when it stops. Local-only routes: GET /dev/outbox (email, SMS and
-    events sent) and POST /dev/schedules/{name} (fire a schedule now).
+    events sent), POST /dev/schedules/{name} (fire a schedule now), POST /dev/settle (wait
+    until the queues are empty) and POST /dev/clock (move the stack's clock, for the demo).
+
+    --demo replays a day of tickets through the stack before handing it over (surveys then
+    go out without the 5-minute delay), so that /dashboard has something to show.
 
     A schedule ticks at its topology rate unless TICKETFLOW_SCHEDULE_<NAME>_SECONDS says
     otherwise. Tokens are signed with $TICKETFLOW_DEV_TOKEN_SECRET (or the dev default).
@@ -66,6 +74,8 @@ def dev(args: argparse.Namespace) -> int:
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
+    if args.demo:  # the replay answers surveys as it goes: send them as soon as they are due
+        os.environ.setdefault("TICKETFLOW_SURVEY_DELAY_SECONDS", "0")
     stack = LocalStack(host=args.host, port=args.port, api_key=args.api_key)
     try:
         base_url = stack.start()
@@ -82,11 +92,43 @@ def dev(args: argparse.Namespace) -> int:
     print(f"  outbox            GET {base_url}/dev/outbox")
     for name, function in stack.schedules.items():
         print(f"  schedule {name:<8} POST {base_url}/dev/schedules/{name}  (runs {function.name})")
+    print(f"  dashboard         {base_url}/dashboard#token={tokens.issue('sup-1', 'supervisor')}")
+    if args.demo:
+        from infra.local.demo import Replay, quietly
+
+        with quietly(local_log):  # the progress line, not a log line per request
+            Replay(base_url, api_key=args.api_key, days=args.demo_days, tickets_per_day=args.demo_tickets).run()
     print("Ctrl-C stops.", flush=True)
     stopping.wait()
     stack.stop()
     print("ticketflow dev: stopped", flush=True)
     return 0
+
+
+@command(
+    arg("--url", default="http://127.0.0.1:3000", help="base URL of a running `ticketflow dev` (default %(default)s)"),
+    arg("--api-key", default=DEMO_API_KEY, help="its channel API key (default %(default)s)"),
+    arg("--days", type=int, default=1, help="days to replay, up to now (default %(default)s)"),
+    arg("--tickets", type=int, default=60, help="tickets per day (default %(default)s)"),
+    arg("--seed", type=int, default=7, help="random seed: the same seed replays the same days (default %(default)s)"),
+)
+def demo(args: argparse.Namespace) -> int:
+    """Replay realistic days of tickets through a running `ticketflow dev` over HTTP.
+
+    Channels post tickets in Chinese and English; agents accept, reply, ask the customer,
+    transfer, resolve and close; some customers reopen, and some answer their survey. The
+    stack's clock follows the replay (POST /dev/clock), so the reports show realistic
+    times. Surveys are answered only if the stack sends them without delay
+    (TICKETFLOW_SURVEY_DELAY_SECONDS=0, as `ticketflow dev --demo` does). Progress on stderr.
+    """
+    from infra.local.demo import Replay, wait_for
+
+    if args.days < 1 or args.tickets < 1:
+        print("ticketflow demo: --days and --tickets must be at least 1", file=sys.stderr)
+        return 2
+    wait_for(args.url)
+    tally = Replay(args.url, api_key=args.api_key, days=args.days, tickets_per_day=args.tickets, seed=args.seed).run()
+    return 0 if tally.created else 1
 
 
 @command(

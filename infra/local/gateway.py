@@ -63,7 +63,8 @@ class FunctionRoute:
 
 
 # A route leads to a function of the topology, or to a local-only endpoint under /dev/ that
-# takes the path parameters and returns (status, JSON body).
+# takes the path parameters and the JSON body (``body``, None if there is none) and returns
+# (status, JSON body).
 Target = FunctionRoute | Callable[..., tuple[int, Any]]
 
 
@@ -135,7 +136,11 @@ class Gateway(ThreadingHTTPServer):
         resource, target, parameters = matched
         if not isinstance(target, FunctionRoute):
             try:
-                return json_reply(*target(**parameters))
+                body = json.loads(request.body) if request.body.strip() else None
+            except ValueError:
+                return error(400, "invalid_json", "the request body is not valid JSON")
+            try:
+                return json_reply(*target(body=body, **parameters))
             except Exception:
                 log.exception("%s %s failed", request.method, path)
                 return error(502, "internal_error", "Internal server error")

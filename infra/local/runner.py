@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -23,6 +24,7 @@ from infra.local.emulator import DEFAULT_PREFIX, Emulator
 from infra.local.gateway import DEMO_API_KEY, FunctionRoute, Gateway, Routes, error_body
 from infra.local.lambdas import LocalFunction
 from infra.local.outbox import Outbox
+from ticketflow import clock
 
 API_KEY_ENV = "TICKETFLOW_CHANNEL_API_KEY"  # the key, for handlers that want it; the gateway enforces it
 
@@ -83,8 +85,11 @@ class LocalStack:
         routes = Routes(
             [
                 *((r.method, r.path, FunctionRoute(f.name, r.auth)) for f in self.topology.FUNCTIONS for r in f.routes),
-                ("GET", "/dev/outbox", lambda: (200, self.outbox.read())),
+                ("GET", "/dev/outbox", lambda body: (200, self.outbox.read())),
                 ("POST", "/dev/schedules/{name}", self._fire_route),
+                ("GET", "/dev/clock", lambda body: (200, {"now": clock.iso(clock.now())})),
+                ("POST", "/dev/clock", self._clock_route),
+                ("POST", "/dev/settle", self._settle_route),
             ]
         )
         gateway.mount(routes, self.functions, emulator.account)
@@ -116,7 +121,51 @@ class LocalStack:
         event = triggers.schedule_event(rule_arn, emulator.region, emulator.account)
         return self.functions[function.name].invoke(event)
 
-    def _fire_route(self, name: str) -> tuple[int, Any]:
+    def settle(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every queue is empty and nothing is in flight (False: still busy at the
+        timeout, e.g. a message waiting out its visibility timeout after a failure). Reads the
+        in-process emulator's queues directly, as the outbox does: no request per check."""
+        from moto.sqs.models import sqs_backends
+
+        backend = sqs_backends[self.emulator.account][self.emulator.region]
+        names = {f"{self.emulator.prefix}-{queue.name}" for queue in self.topology.QUEUES}
+        deadline, quiet = time.monotonic() + timeout_s, 0
+        while time.monotonic() < deadline:
+            queues = [q for name, q in backend.queues.items() if name in names]
+            busy = any(
+                q.approximate_number_of_messages
+                or q.approximate_number_of_messages_not_visible
+                or q.approximate_number_of_messages_delayed
+                for q in queues
+            )
+            quiet = 0 if busy else quiet + 1
+            if quiet >= 3:  # a few times in a row: a consumer may be between receiving and sending on
+                return True
+            time.sleep(0.005)
+        return False
+
+    def _settle_route(self, body: Any = None) -> tuple[int, Any]:
+        started = time.monotonic()
+        timeout = float((body or {}).get("timeout_s", 30))
+        settled = self.settle(min(timeout, 120.0))
+        return 200, {"settled": settled, "waited_s": round(time.monotonic() - started, 3)}
+
+    def _clock_route(self, body: Any = None) -> tuple[int, Any]:
+        """{"at": "<ISO time>"} moves the stack's clock there (it runs on from it); {"at": null}
+        returns to real time. For the demo replay (`ticketflow dev --demo`)."""
+        if not isinstance(body, dict) or "at" not in body:
+            return 422, error_body("validation_error", 'send {"at": "<ISO 8601 time with zone>"} or {"at": null}')
+        try:
+            moment = datetime.fromisoformat(body["at"]) if body["at"] else None
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("no time zone")
+        except (TypeError, ValueError):
+            return 422, error_body(
+                "validation_error", "at: an ISO 8601 time with a zone, e.g. 2026-11-24T09:00:00+08:00"
+            )
+        return 200, {"now": clock.iso(clock.travel(moment))}
+
+    def _fire_route(self, name: str, body: Any = None) -> tuple[int, Any]:
         if name not in self.schedules:
             return 404, error_body("not_found", f"no schedule {name!r}; known: {', '.join(self.schedules) or 'none'}")
         return 200, self.fire(name)
@@ -133,6 +182,7 @@ class LocalStack:
             thread.join()
         self._threads.clear()
         self.emulator.stop()
+        clock.travel(None)
 
     def __enter__(self) -> LocalStack:
         self.start()
