@@ -464,3 +464,7 @@ def test_outbound_permissions_follow_the_topology(synth: Synthesized) -> None:
         assert bool(synth.allowed(spec.name, "events:PutEvents")) == ("events" in spec.uses), spec.name
     ses = next(s for s in synth.policy_statements("classify") if "ses:SendEmail" in as_list(s["Action"]))
     assert ses["Condition"] == {"StringEquals": {"ses:FromAddress": SENDER_EMAIL}}
+
+
+def test_responses_over_a_kilobyte_are_compressed(synth: Synthesized) -> None:
+    synth.template.has_resource_properties("AWS::ApiGateway::RestApi", {"MinimumCompressionSize": 1024})

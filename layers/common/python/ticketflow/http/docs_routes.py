@@ -81,7 +81,12 @@ def _with_survey_bodies(document: dict) -> dict:
 
 
 def _with_report_formats(document: dict) -> dict:
-    """The reports answer JSON, or CSV to `Accept: text/csv` (their handlers return either)."""
+    """The reports answer JSON, or CSV to `Accept: text/csv` (their handlers return either);
+    the dashboard's page and assets are static and public: no 401/403/409/413/422."""
+    for path, item in document["paths"].items():
+        if path.startswith("/dashboard"):
+            for status in ("401", "403", "409", "413", "422"):
+                item["get"]["responses"].pop(status, None)
     for path, item in document["paths"].items():
         if path.startswith("/reports/") and path != "/reports/definitions":
             item["get"]["responses"]["200"] = {

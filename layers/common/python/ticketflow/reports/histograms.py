@@ -11,8 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-# 1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 4 h, 8 h, 1 d, 2 d, 4 d, 7 d, then anything longer.
-BOUNDS: tuple[float, ...] = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 345600, 604800, math.inf)
+# 10 s, 30 s, 1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 4 h, 8 h, 1 d, 2 d, 4 d, 7 d, then longer.
+BOUNDS: tuple[float, ...] = (
+    *(10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800),
+    *(86400, 172800, 345600, 604800, math.inf),
+)
 
 
 def _label(bound: float) -> str:

@@ -127,6 +127,7 @@ def _header(kind: str, chosen: Selection, period: Period) -> dict[str, Any]:
         "report": kind,
         "period": period.as_dict(),
         "filter": chosen.as_dict(),
+        "today": today().isoformat(),  # the business day now, for "today" views
         "generated_at": clock.iso(clock.now()),
     }
 
