@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python -W ignore bench/aws_requests.py
 	$(BIN)/python bench/survey_page.py
+	$(BIN)/python -W ignore bench/reports.py
 
 events: $(STAMP)
 	$(BIN)/python events/generate.py
