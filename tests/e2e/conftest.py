@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,6 +86,8 @@ def launch(**extra_env: str) -> Iterator[LocalStack]:
         if match:
             base_url = match.group(1)
     assert base_url, "ticketflow dev did not print its URL"
+    # Keep reading its output (handler logs): a full pipe would block the stack mid-request.
+    threading.Thread(target=lambda: collections.deque(process.stdout, maxlen=0), daemon=True).start()
     try:
         yield LocalStack(base_url, api_key)
     finally:
