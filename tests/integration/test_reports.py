@@ -27,7 +27,6 @@ import csv
 import io
 import re
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -247,9 +246,6 @@ def test_csv_has_the_same_figures(scripted_day):
     by_agent = {row["agent"]: row for row in rows}
     assert by_agent["TOTAL"]["resolved"] == "5" and by_agent["agent-2"]["resolved"] == "2"
     assert by_agent["agent-1"]["name"] == "Li Wei 李伟"
-
-
-Check = Callable[[], Any]
 
 
 @pytest.mark.parametrize(

@@ -33,11 +33,6 @@ def shard_of(ticket_id: str) -> int:
     return zlib.crc32(ticket_id.encode()) % SHARDS
 
 
-def dimensions_of(**values: str | None) -> list[tuple[str, str]]:
-    """("ALL", "") plus each named dimension that has a value, e.g. team="presales"."""
-    return [("ALL", "")] + [(name.upper(), value) for name, value in values.items() if value]
-
-
 def pk(dimension: str, value: str) -> str:
     return "STATS#ALL" if dimension == "ALL" else f"STATS#{dimension}#{value}"
 
