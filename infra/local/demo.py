@@ -145,7 +145,7 @@ class Case:
 
 
 @dataclass
-class Tally:
+class ReplayCounts:
     created: int = 0
     accepted: int = 0
     replied: int = 0
@@ -181,7 +181,7 @@ class Replay:
             for person, role in [*((a, "agent") for t in TEAMS_OF.values() for a in t), ("sup-1", "supervisor")]
         }
         self.cases: dict[str, Case] = {}
-        self.tally = Tally()
+        self.tally = ReplayCounts()
         self._events: list[tuple[datetime, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._answered: set[str] = set()
@@ -207,7 +207,7 @@ class Replay:
                     break
         return sorted(found)
 
-    def run(self) -> Tally:
+    def run(self) -> ReplayCounts:
         started = time.monotonic()
         for moment in self.arrivals():
             self.at(moment, self.open_ticket)

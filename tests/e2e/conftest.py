@@ -6,6 +6,7 @@ import collections
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's, installed by `make test`
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 pytestmark = pytest.mark.e2e
 
 
@@ -99,3 +102,15 @@ def launch(**extra_env: str) -> Iterator[LocalStack]:
 def local_stack() -> Iterator[LocalStack]:
     with launch() as stack:
         yield stack
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven by Playwright, one per test session."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: `make test` installs it (see Makefile)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()

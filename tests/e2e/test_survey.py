@@ -5,20 +5,16 @@ ticket. Screenshots of the page in Chinese and English land in artifacts/screens
 from __future__ import annotations
 
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, LocalStack, launch
+from tests.e2e.conftest import SCREENSHOTS, LocalStack, launch
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 SUPERVISOR = ("sup-1", "supervisor")
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/surveys/[A-Za-z0-9_-]+")
 
@@ -28,17 +24,6 @@ def stack() -> Iterator[LocalStack]:
     # A survey one second after the close instead of five minutes.
     with launch(TICKETFLOW_SURVEY_DELAY_SECONDS="1") as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: `make test` installs it (see Makefile)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 def close_a_ticket(s: LocalStack, customer_email: str) -> dict:
