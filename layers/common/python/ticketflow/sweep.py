@@ -3,11 +3,12 @@
 It reads only the sparse, sharded ``by_due`` index (a Query per shard for keys up to now),
 so its cost grows with the number of tickets due, not the number open. For each ticket:
 
-1. SLA notices owed: a warning to the assignee, the breach to the team supervisor (level 1),
-   the escalation to the team's manager (level 2, optionally raising the priority). Each is
-   sent exactly once per ticket, target and level, even when two sweeps overlap: a conditional
-   claim item decides who sends; the sender records the notice on the ticket and marks the
-   claim sent. A claim left unsent (its sweep crashed) is taken over after two minutes.
+1. SLA notices owed: a warning, the breach (level 1), the escalation (level 2, optionally
+   raising the priority), to whom the notifications settings say (by default the assignee,
+   the team supervisor, the team's manager). Each is sent exactly once per ticket, target and
+   level, even when two sweeps overlap: a conditional claim item decides who sends; the sender
+   records the notice on the ticket and marks the claim sent (a disabled notice too, sent to
+   nobody). A claim left unsent (its sweep crashed) is taken over after two minutes.
 2. The owner timer: assigned but not accepted in time goes back to the team queue.
 3. The safety net: a ticket still new, or waiting unassigned, is re-driven into its queue.
 4. Surveys: one still unsent a minute after it was due goes to the survey queue again (a lost
@@ -23,11 +24,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ticketflow import assignment, clock, delivery, history, intake, sla, watch
-from ticketflow.directory import Person
+from ticketflow import assignment, clock, delivery, history, intake, notifications, sla, watch
 from ticketflow.models import ActorKind, ActorRef, Status, SurveyState, Ticket
 from ticketflow.observability import count, logger
-from ticketflow.storage import directory as directory_store
 from ticketflow.storage import tickets as ticket_store
 from ticketflow.storage.schema import DUE_SHARDS
 from ticketflow.surveys import dispatch as survey_dispatch
@@ -97,26 +96,11 @@ def process(ticket_id: str, now: datetime, report: SweepReport) -> None:
         report.redriven += 1
 
 
-def _recipients(ticket: Ticket, level: str) -> list[Person]:
-    team = directory_store.get_team(ticket.team) if ticket.team else None
-    if level == "warning":
-        ids = [ticket.assignee] if ticket.assignee else [team.supervisor] if team and team.supervisor else []
-    elif level == "breach":
-        ids = [team.supervisor] if team and team.supervisor else []
-    else:
-        ids = [team.manager or team.supervisor] if team else []
-    people = [directory_store.get_person(i) for i in ids if i]
-    return [p for p in people if p is not None]
-
-
 def _send_notice(ticket: Ticket, notice: sla.Notice, now: datetime) -> bool:
-    people = _recipients(ticket, notice.level)
-    urgent = ticket.priority == "P1"
-    if not urgent:
-        awake = [p for p in people if not (p.quiet_hours and p.quiet_hours.covers(now))]
-        if people and not awake:
-            return False  # everyone is in quiet hours: the notice waits (the ticket stays due)
-        people = awake
+    plan = notifications.plan(f"sla_{notice.level}", ticket)  # disabled: nobody, but still recorded
+    people = plan.awake(now)
+    if plan.people and not people:
+        return False  # everyone is in quiet hours: the notice waits (the ticket stays due)
     if not ticket_store.claim_notice(ticket.id, notice.key, now, stale_after=STALE_CLAIM):
         return False  # another sweep holds it
     target = notice.target.replace("_", " ")
@@ -127,7 +111,7 @@ def _send_notice(ticket: Ticket, notice: sla.Notice, now: datetime) -> bool:
         f"due {clock.iso(notice.due)}."
     )
     try:
-        delivery.notify_people(people, subject=subject, text=text, sms=urgent)  # P1 also by SMS
+        delivery.notify_people(people, subject=subject, text=text, sms=plan.sms)
     except delivery.DeliveryFailed as error:
         if error.retryable:
             raise  # the claim goes stale and a later sweep sends again
@@ -167,7 +151,7 @@ def _send_notice(ticket: Ticket, notice: sla.Notice, now: datetime) -> bool:
         actor=SWEEPER,
         current=ticket,
         reason=f"{target} {LEVEL_NAMES[notice.level]}: due {clock.iso(notice.due)}; notified "
-        + (", ".join(p.id for p in people) or "nobody (no recipient configured)"),
+        + notifications.describe(plan, people),
     )
     ticket_store.mark_notice_sent(ticket.id, notice.key)
     # Counted here, once this sweep has sent and recorded it (not on a claim lost to another sweep).
@@ -183,14 +167,18 @@ def _owner_timeout(ticket: Ticket, now: datetime, owner_minutes: float, report: 
     if returned is None:
         return
     report.returned_to_queue += 1
-    holder = directory_store.get_person(ticket.assignee) if ticket.assignee else None
+    plan = notifications.plan("owner_timeout", ticket)  # ticket as it was: assignee is the holder
+    people = plan.awake(now)
+    holder = [p for p in people if p.id == ticket.assignee]
+    others = [p for p in people if p.id != ticket.assignee]
+    late = f"ticket {ticket.number} within {owner_minutes:g} minutes; it went back to the team queue"
+    subject = f"{ticket.number} returned to the team queue"
     if holder:
         delivery.notify_people(
-            [holder],
-            subject=f"{ticket.number} returned to the team queue",
-            text=f"You did not accept ticket {ticket.number} within {owner_minutes:g} minutes; "
-            "it went back to the team queue for another agent.",
+            holder, subject=subject, text=f"You did not accept {late} for another agent.", sms=plan.sms
         )
+    if others:
+        delivery.notify_people(others, subject=subject, text=f"{ticket.assignee} did not accept {late}.", sms=plan.sms)
     assignment.queue_ticket(ticket.id)
 
 

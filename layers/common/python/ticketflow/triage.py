@@ -6,7 +6,7 @@ redelivered message finds it done, so the stage is safe to run twice:
 
 1. classify (only a ticket still ``new``; one an agent already claimed is theirs to triage);
 2. the auto-reply, decided in step 1 and sent once (``auto_reply.state`` pending → sent);
-3. the P1 notice to the team supervisor, once (``notices.p1_supervisor``);
+3. the P1 notice (by default to the team supervisor), once (``notices.p1_supervisor``);
 4. enqueue the ticket for assignment (assignment ignores a ticket that is no longer waiting).
 
 A send that fails with a retryable error raises, so SQS redelivers the message and the step
@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from ticketflow import assignment, clock, delivery, history, runtime_config, sla
+from ticketflow import assignment, clock, delivery, history, notifications, runtime_config, sla
 from ticketflow.classification import ClassificationRules, Classifier
 from ticketflow.knowledge import Article, KnowledgeBase, TableOrderStatusProvider, extract_order_number, render_answer
 from ticketflow.lifecycle import Action, next_status
@@ -196,23 +196,26 @@ def _settle_auto_reply(
 
 
 def notify_supervisor(ticket: Ticket) -> Ticket | None:
-    team = directory_store.get_team(ticket.team) if ticket.team else None
-    supervisor = directory_store.get_person(team.supervisor) if team and team.supervisor else None
+    """The P1 notice (``p1_notice`` in the notifications settings: by default the team supervisor)."""
+    plan = notifications.plan("p1_notice", ticket)
+    people = list(plan.people)  # quiet hours never hold back a P1
     subject = f"[P1] {ticket.number} {ticket.subject or ticket.category or ''}".strip()
     text = (
         f"P1 ticket {ticket.number} ({ticket.category}/{ticket.subcategory}) for team {ticket.team}: "
         f"{ticket.description[:200]}"
     )
     count("P1Notices")
-    if supervisor:
-        delivery.notify_people([supervisor], subject=subject, text=text)
+    if people:
+        delivery.notify_people(people, subject=subject, text=text, sms=plan.sms)
+    team = directory_store.get_team(ticket.team) if ticket.team else None
     delivery.publish_event(
         "ticket.p1_opened",
         {
             "ticket_id": ticket.id,
             "number": ticket.number,
             "team": ticket.team,
-            "supervisor": supervisor.id if supervisor else None,
+            "supervisor": next((p.id for p in people if team and p.id == team.supervisor), None),  # if told
+            "notified": [p.id for p in people],
         },
     )
 
@@ -227,5 +230,5 @@ def notify_supervisor(ticket: Ticket) -> Ticket | None:
         current=ticket,
         action="notify",
         actor=NOTIFIER,
-        reason=f"P1: supervisor {supervisor.id if supervisor else '(none configured)'} notified",
+        reason=f"P1: notified {notifications.describe(plan, people)}",
     )

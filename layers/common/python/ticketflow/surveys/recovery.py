@@ -4,7 +4,8 @@ The recovery ticket is linked both ways (``metadata.recovery_for`` on it, ``surv
 recovery_ticket`` on the rated ticket), assigned to the supervisor of the team that handled
 the rated ticket, classified from the survey rules (default proactive/satisfaction_followup,
 P2) and runs its own SLA clocks. Its id is derived from the rated ticket's, so opening it
-twice (a retry, the sweep's safety net) finds the first one.
+twice (a retry, the sweep's safety net) finds the first one. Who is told of it, once, when
+it is created: the ``low_survey_score`` notice of the notifications settings.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ticketflow import assignment, clock, delivery, history, intake, sla
+from ticketflow import assignment, clock, delivery, history, intake, notifications, sla
 from ticketflow.models import HistoryEntry, Status, SurveyState, Ticket
 from ticketflow.observability import count, logger
 from ticketflow.storage import directory as directory_store
@@ -135,9 +136,11 @@ def _create(rated: Ticket, ticket_id: str, config: Any) -> Ticket:
         assignment.queue_ticket(ticket_id)  # no supervisor: the team's agents pick it up
     count("SurveyRecoveries")
     logger.info("recovery ticket opened", extra={"ticket_id": ticket_id, "rated": rated.id})
-    if supervisor:
+    plan = notifications.plan("low_survey_score", recovery)  # by default its team supervisor
+    people = plan.awake(now)
+    if people:
         try:
-            delivery.notify_people([supervisor], subject=f"[{recovery.number}] {subject}", text=body)
+            delivery.notify_people(people, subject=f"[{recovery.number}] {subject}", text=body, sms=plan.sms)
         except delivery.DeliveryFailed:
             logger.warning("recovery notice not sent", extra={"ticket_id": ticket_id})  # the ticket is theirs anyway
     return recovery
