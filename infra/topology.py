@@ -87,7 +87,18 @@ QUEUES: tuple[Queue, ...] = (
     Queue("assign", "Tickets waiting in a team queue, and capacity freed in a team: pick agents."),
     Queue("outbound", "People's replies to deliver to the customer by email, SMS or callback."),
     Queue("survey", "Satisfaction surveys falling due (SQS-delayed from the close), to send once."),
+    # One message per slice of a what-if replay; a slice re-enqueues the next, so a large range
+    # never outlives one invocation. Replays are pure: a retry recomputes the same slice.
+    Queue(
+        "simulate",
+        "What-if replays: the next slice of stored tickets to replay under a proposal.",
+        visibility_timeout_s=540,
+        max_receive_count=3,
+        batch_size=1,
+    ),
 )
+
+_CONFIG_KIND = "/admin/config/{kind}"
 
 _TICKET_ACTIONS = (
     "accept",
@@ -186,6 +197,44 @@ FUNCTIONS: tuple[Function, ...] = (
         ),
         table_access="read",
         timeout_s=15,
+    ),
+    Function(
+        name="admin_api",
+        description="Run-time configuration: versions, diff, rollback, approvals, export/import; what-if replays.",
+        routes=(
+            Route("GET", "/admin/config", "person"),
+            Route("GET", "/admin/export", "person"),
+            Route("POST", "/admin/import", "person"),
+            Route("GET", _CONFIG_KIND, "person"),
+            Route("PUT", _CONFIG_KIND, "person"),
+            Route("PATCH", _CONFIG_KIND, "person"),
+            Route("GET", f"{_CONFIG_KIND}/items", "person"),
+            Route("GET", f"{_CONFIG_KIND}/items/{{item_id}}", "person"),
+            Route("PUT", f"{_CONFIG_KIND}/items/{{item_id}}", "person"),
+            Route("DELETE", f"{_CONFIG_KIND}/items/{{item_id}}", "person"),
+            Route("GET", f"{_CONFIG_KIND}/versions", "person"),
+            Route("GET", f"{_CONFIG_KIND}/versions/{{version}}", "person"),
+            Route("GET", f"{_CONFIG_KIND}/diff", "person"),
+            Route("POST", f"{_CONFIG_KIND}/rollback", "person"),
+            Route("GET", f"{_CONFIG_KIND}/proposals", "person"),
+            Route("POST", f"{_CONFIG_KIND}/proposals", "person"),
+            Route("GET", f"{_CONFIG_KIND}/proposals/{{proposal_id}}", "person"),
+            Route("POST", f"{_CONFIG_KIND}/proposals/{{proposal_id}}/approve", "person"),
+            Route("POST", f"{_CONFIG_KIND}/proposals/{{proposal_id}}/reject", "person"),
+            Route("GET", "/admin/simulations", "person"),
+            Route("POST", "/admin/simulations", "person"),
+            Route("GET", "/admin/simulations/{id}", "person"),
+        ),
+        sends_to=("simulate", "assign"),
+        timeout_s=30,
+    ),
+    Function(
+        name="simulate",
+        description="What-if replay: stored tickets through classification, routing and SLA, live vs proposed.",
+        consumes="simulate",
+        sends_to=("simulate",),
+        memory_mb=1024,
+        timeout_s=90,
     ),
 )
 

@@ -59,6 +59,7 @@ class Api:
 
     def __init__(self, api_key_id: str = "key-web"):
         self.api_key_id = api_key_id
+        self.last_headers: dict[str, str] = {}  # the response headers of the last call
 
     def _route(self, method: str, path: str) -> tuple[str, str]:
         for function in topology.FUNCTIONS:
@@ -107,7 +108,8 @@ class Api:
         response = invoke(function, event)
         text = response.get("body") or ""
         headers = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
-        ctype = (headers | (response.get("headers") or {})).get("Content-Type", "")
+        self.last_headers = headers | (response.get("headers") or {})
+        ctype = self.last_headers.get("Content-Type", "")
         return response["statusCode"], json.loads(text) if text and "json" in ctype else text
 
     def post(self, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any]:

@@ -1,4 +1,5 @@
-"""`ticketflow seed` writes the demo directory into a named table at an endpoint."""
+"""`ticketflow seed` writes the demo directory (the teams and agents configuration) into a named
+table at an endpoint."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import boto3
 
+from ticketflow.storage import config as config_store
 from ticketflow.storage.schema import create_table_kwargs
 
 
@@ -27,6 +29,8 @@ def test_seed_writes_people_and_teams(moto_endpoint):
     )
     assert "agent-3   agent       aftersales,logistics" in out.stdout
     item = boto3.client("dynamodb").get_item(
-        TableName=table, Key={"pk": {"S": "PERSON#agent-3"}, "sk": {"S": "PROFILE"}}
-    )
-    assert item["Item"]["teams"]["L"] == [{"S": "aftersales"}, {"S": "logistics"}]
+        TableName=table, Key={"pk": {"S": "CONFIG#agents"}, "sk": {"S": "CURRENT"}}
+    )["Item"]
+    assert item["version"]["N"] == "1" and item["action"]["S"] == "import"
+    people = {p["id"]: p for p in config_store.unpack({"blob": item["blob"]["B"]})["agents"]}
+    assert people["agent-3"]["teams"] == ["aftersales", "logistics"]

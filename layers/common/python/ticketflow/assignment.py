@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
+from pydantic import Field
 
 from ticketflow import clock, history, messaging, runtime_config
+from ticketflow.configuration.document import Document
 from ticketflow.directory import AgentState, Person, Role
 from ticketflow.errors import ConcurrentUpdate
 from ticketflow.lifecycle import Action, next_status
@@ -34,11 +35,11 @@ ACTIVE = frozenset({Status.ASSIGNED, Status.IN_PROGRESS})
 ASSIGNER = ActorRef(kind=ActorKind.SYSTEM, id="assignment")
 
 
-class Routing(BaseModel):
+class Routing(Document):
     routes: dict[str, str]
     fallback_team: str
-    language_skills: dict[str, str] = {}
-    senior_first_for: dict[str, list[str]] = {}
+    language_skills: dict[str, str] = Field(default_factory=dict)
+    senior_first_for: dict[str, list[str]] = Field(default_factory=dict)
 
     def team_for(self, category: str, subcategory: str) -> tuple[str, str]:
         """The team, and which rule chose it."""
@@ -167,6 +168,7 @@ def assign_waiting_ticket(ticket_id: str, *, attempts: int = 5) -> Outcome:
                     before=ticket,
                     load_deltas={chosen.person.id: 1},
                     claim=chosen.person.id,
+                    capacity=chosen.person.capacity,
                 )
                 count("TicketsAssigned")
                 return Outcome(agent=chosen.person.id)

@@ -1,8 +1,11 @@
 """The people who work tickets: agents, supervisors, admins, and the teams they belong to.
 
-The directory lives in the table (``storage.directory``); a new install or ``ticketflow dev``
-seeds the demo directory below. Identity (who is calling) comes from the authorizer's
-claims; what they may do comes from their role and teams here.
+The directory is run-time configuration: two versioned kinds, ``teams`` and ``agents``
+(``TeamsDocument``, ``AgentsDocument``), changed through the admin API like routing or SLA and
+read through ``storage.directory``; a new install has nobody, ``ticketflow dev`` and
+``ticketflow seed`` write the demo directory below. Identity (who is calling) comes from the
+authorizer's claims; what they may do comes from their role and teams here. What changes by
+the minute (online, load) is ``AgentState``, kept apart from the profile.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from ticketflow.configuration.document import Document
 
 
 class Role(StrEnum):
@@ -20,7 +25,7 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-class Team(BaseModel):
+class Team(Document):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")
     name: str
     name_zh: str | None = None
@@ -28,7 +33,7 @@ class Team(BaseModel):
     manager: str | None = Field(default=None, description="Who hears of level-2 SLA escalations.")
 
 
-class QuietHours(BaseModel):
+class QuietHours(Document):
     """When a person would rather not be notified (non-urgent notices wait until it ends)."""
 
     start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -42,7 +47,7 @@ class QuietHours(BaseModel):
         return local >= self.start or local < self.end  # across midnight, e.g. 22:00–08:00
 
 
-class Person(BaseModel):
+class Person(Document):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")
     name: str
     role: Role
@@ -60,6 +65,36 @@ class Person(BaseModel):
     @property
     def primary_team(self) -> str | None:
         return self.teams[0] if self.teams else None
+
+
+def _unique_ids(items: list[Team] | list[Person], collection: str) -> None:
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        if item.id in seen:
+            raise ValueError(f"{collection}.{index}.id: {item.id!r} is used twice")
+        seen.add(item.id)
+
+
+class TeamsDocument(Document):
+    """The ``teams`` configuration kind."""
+
+    teams: list[Team] = Field(max_length=500)
+
+    @model_validator(mode="after")
+    def _ids(self) -> TeamsDocument:
+        _unique_ids(self.teams, "teams")
+        return self
+
+
+class AgentsDocument(Document):
+    """The ``agents`` configuration kind: every person's profile (their state is apart)."""
+
+    agents: list[Person] = Field(max_length=5000)
+
+    @model_validator(mode="after")
+    def _ids(self) -> AgentsDocument:
+        _unique_ids(self.agents, "agents")
+        return self
 
 
 DEMO_TEAMS: tuple[Team, ...] = (

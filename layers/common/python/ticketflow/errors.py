@@ -61,12 +61,24 @@ class ConcurrentUpdate(Conflict):
     code = "concurrent_update"
 
 
+class StaleVersion(Conflict):
+    """A configuration change made on a version that is no longer the live one."""
+
+    code = "stale_version"
+
+
 class IdempotencyInProgress(Conflict):
     code = "idempotency_in_progress"
 
 
 class SurveyAnswered(Conflict):
     code = "survey_already_answered"
+
+
+class PreconditionRequired(TicketflowError):
+    """A change that must say which version it was made on (``If-Match``) did not."""
+
+    code, status = "precondition_required", 428
 
 
 class Gone(TicketflowError):

@@ -9,6 +9,7 @@ and no message pays for building matchers.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +19,8 @@ from typing import Any, TypeVar
 
 from ticketflow.storage import config as config_store
 
-TTL_SECONDS = 30.0
+# How long a container trusts what it read; an admin's change reaches every container within it.
+TTL_SECONDS = float(os.environ.get("TICKETFLOW_CONFIG_TTL_SECONDS") or 30)
 T = TypeVar("T")
 
 
@@ -45,6 +47,11 @@ class _Live:
                 self._version, self._data = found if found else (0, default(self.kind))
                 self._checked = time.monotonic()
             return self._version, self._data
+
+    def forget(self) -> None:
+        """Read the table again next time (this container just wrote a new version)."""
+        with self._lock:
+            self._data = None
 
     def built(self, name: str, build: Callable[[Any], T]) -> T:
         version, data = self.current()

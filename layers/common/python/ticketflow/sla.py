@@ -18,11 +18,12 @@ import os
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ticketflow import runtime_config
 from ticketflow.calendars import Calendar, default_calendars
 from ticketflow.clock import Timestamp, iso
+from ticketflow.configuration.document import Document
 
 TARGETS = ("first_response", "next_response", "resolution")
 Level = Literal["warning", "breach", "escalation"]
@@ -32,7 +33,7 @@ LEVELS: tuple[Level, ...] = ("warning", "breach", "escalation")
 # ---------------------------------------------------------------- policies (data)
 
 
-class Conditions(BaseModel):
+class Conditions(Document):
     priorities: list[str] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
     tiers: list[str] = Field(default_factory=list)
@@ -48,7 +49,7 @@ class Conditions(BaseModel):
         return all(not allowed or value in allowed for allowed, value in checks)
 
 
-class Policy(BaseModel):
+class Policy(Document):
     id: str
     name: str
     when: Conditions = Field(default_factory=Conditions)
@@ -57,18 +58,40 @@ class Policy(BaseModel):
     targets: dict[Literal["first_response", "next_response", "resolution"], dict[str, float]]
 
 
-class Thresholds(BaseModel):
+class Thresholds(Document):
     warning_ratio: float = Field(default=0.75, gt=0, lt=1)
     escalation_ratio: float = Field(default=1.5, gt=1)
     raise_priority_on_level_2: bool = False
 
 
-class SlaConfig(BaseModel):
+class SlaConfig(Document):
     policies: list[Policy] = Field(min_length=1)
     pause: dict[str, list[str]] = Field(default_factory=dict)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     owner_minutes: float = Field(default=30, gt=0)
     stuck_minutes: float = Field(default=10, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SlaConfig:
+        ids = [policy.id for policy in self.policies]
+        if len(set(ids)) != len(ids):
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"policies: ids must be unique ({', '.join(twice)})")
+        for index, policy in enumerate(self.policies[:-1]):
+            if not any(policy.when.model_dump().values()):
+                raise ValueError(
+                    f"policies.{index}: {policy.id!r} has no conditions, so the policies after it can never apply "
+                    "(the policy without conditions must be the last, the fallback)"
+                )
+        for index, policy in enumerate(self.policies):
+            for target, minutes in policy.targets.items():
+                for priority, value in minutes.items():
+                    if priority not in ("P1", "P2", "P3", "P4") or value <= 0:
+                        raise ValueError(
+                            f"policies.{index}.targets.{target}.{priority}: priorities are P1-P4 and targets "
+                            "positive minutes"
+                        )
+        return self
 
     def policy_for(self, *, priority: str | None, category: str | None, tier: str, channel: str) -> Policy:
         for policy in self.policies:

@@ -19,9 +19,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from ticketflow import assignment, clock, delivery, history, notifications, runtime_config, sla
+from ticketflow import assignment, clock, delivery, history, knowledge, notifications, runtime_config, sla
 from ticketflow.classification import ClassificationRules, Classifier
-from ticketflow.knowledge import Article, KnowledgeBase, TableOrderStatusProvider, extract_order_number, render_answer
+from ticketflow.knowledge import KnowledgeBase, TableOrderStatusProvider, extract_order_number, render_answer
 from ticketflow.lifecycle import Action, next_status
 from ticketflow.messaging import Envelope
 from ticketflow.models import ActorKind, ActorRef, AutoReply, Status, Ticket
@@ -44,11 +44,7 @@ def classifier() -> Classifier:
 
 
 def knowledge_base() -> KnowledgeBase:
-    def build(data: Any) -> KnowledgeBase:
-        articles = data["articles"] if isinstance(data, dict) else data
-        return KnowledgeBase([Article.model_validate(a) for a in articles])
-
-    return runtime_config.live("knowledge").built("knowledge_base", build)
+    return runtime_config.live("knowledge").built("knowledge_base", knowledge.from_document)
 
 
 def _text(ticket: Ticket) -> str:

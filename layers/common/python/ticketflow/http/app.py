@@ -103,11 +103,19 @@ def create_app(*routers: Router) -> APIGatewayRestResolver:
 FORM = "application/x-www-form-urlencoded"
 
 
-def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any, *, forms: bool = False) -> dict[str, Any]:
+def resolve(
+    app: APIGatewayRestResolver,
+    event: dict[str, Any],
+    context: Any,
+    *,
+    forms: bool = False,
+    max_body_bytes: int | None = None,
+) -> dict[str, Any]:
     """Check the body's size and type before anything parses it, then route. ``forms``: HTML
-    form posts are welcome too (the survey page)."""
+    form posts are welcome too (the survey page). ``max_body_bytes``: a larger limit than the
+    setting, for the admin API's whole documents."""
     body = event.get("body") or ""
-    limit = settings().max_body_bytes
+    limit = max(max_body_bytes or 0, settings().max_body_bytes)
     if len(body.encode() if isinstance(body, str) else body) > limit:
         return _refuse(
             PayloadTooLarge(f"the request body is larger than {limit} bytes", details={"limit_bytes": limit})

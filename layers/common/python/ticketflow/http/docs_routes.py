@@ -104,9 +104,11 @@ def document() -> str:
     from ticketflow.http import (
         agent_routes,
         app,
+        config_routes,
         dashboard_routes,
         intake_routes,
         report_routes,
+        simulation_routes,
         survey_routes,
         ticket_routes,
     )
@@ -118,6 +120,8 @@ def document() -> str:
         survey_routes.router,
         report_routes.router,
         dashboard_routes.router,
+        config_routes.router,
+        simulation_routes.router,
     ).get_openapi_json_schema()
     return json.dumps(
         _with_report_formats(_with_survey_bodies(_with_error_responses(json.loads(generated)))), ensure_ascii=False

@@ -8,7 +8,7 @@ answer = render_answer(match.article, {"customer_name": ..., "order_status": sta
 """
 
 from ticketflow.knowledge.articles import Article, default_articles, default_escalation_cues
-from ticketflow.knowledge.matching import KnowledgeBase, KnowledgeMatch
+from ticketflow.knowledge.matching import KnowledgeBase, KnowledgeMatch, from_document
 from ticketflow.knowledge.orders import OrderStatus, OrderStatusProvider, extract_order_number
 from ticketflow.knowledge.providers import TableOrderStatusProvider
 from ticketflow.knowledge.templating import render_answer
@@ -23,5 +23,6 @@ __all__ = [
     "default_articles",
     "default_escalation_cues",
     "extract_order_number",
+    "from_document",
     "render_answer",
 ]

@@ -24,6 +24,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -154,3 +155,11 @@ class KnowledgeBase:
         if elsewhere(confident[0]):
             confident[0].reasons.append(f"confident enough outside the classifier's subcategory {subcategory}")
         return confident[0]
+
+
+def from_document(data: Any) -> KnowledgeBase:
+    """The knowledge base of a ``knowledge`` document (live or proposed): its articles and its
+    escalation cues (the shipped cues when the document has none)."""
+    articles = data["articles"] if isinstance(data, dict) else data
+    cues = data.get("escalation_cues") if isinstance(data, dict) else None
+    return KnowledgeBase([Article.model_validate(a) for a in articles], escalation_cues=cues)

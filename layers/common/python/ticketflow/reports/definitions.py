@@ -11,17 +11,18 @@ Backlog ages are counted in whole days since creation, split at ``backlog_age_da
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ticketflow import runtime_config
+from ticketflow.configuration.document import Document
 
 
-class FirstContactResolution(BaseModel):
+class FirstContactResolution(Document):
     max_agent_replies: int = Field(default=1, ge=0, le=20)
     reopen_days: int = Field(default=7, ge=0, le=90)
 
 
-class ReportDefinitions(BaseModel):
+class ReportDefinitions(Document):
     first_contact_resolution: FirstContactResolution = Field(default_factory=FirstContactResolution)
     backlog_age_days: list[int] = Field(default=[1, 3, 7], min_length=1, max_length=6)
 

@@ -1,39 +1,178 @@
-"""Teams and people in the table, with a short in-container cache for profiles (they change
-rarely) and uncached, consistent reads of agent state (it changes with every assignment).
+"""Teams and people: profiles from run-time configuration, agent state from the table.
 
-Items: ``PERSON#<id>/PROFILE``, ``PERSON#<id>/STATE`` (online, load, capacity, last
-assignment), ``TEAM#<id>/PROFILE`` and ``TEAM#<id>/MEMBER#<person>`` (the roster, so a team's
-people are one Query), ``TEAMS/TEAM#<id>`` (the list of teams, one Query).
+Profiles are two versioned configuration kinds, ``teams`` and ``agents`` (``CONFIG#teams``,
+``CONFIG#agents``; see ``configuration/``): each container reads them at most once per
+``runtime_config.TTL_SECONDS`` and builds its indexes (by id, a team's people) once per
+version. Agent state changes by the minute and is read uncached and consistently:
+``PERSON#<id>/STATE`` (online, load, last assignment; ``capacity`` is a copy of the profile's
+kept for display, the profile's is the one that counts).
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from ticketflow.directory import DEMO_PEOPLE, DEMO_TEAMS, AgentState, Person, Team
+from ticketflow import runtime_config
+from ticketflow.directory import (
+    DEMO_PEOPLE,
+    DEMO_TEAMS,
+    AgentsDocument,
+    AgentState,
+    Person,
+    Role,
+    Team,
+    TeamsDocument,
+)
 from ticketflow.storage import dynamo
 
-_CACHE_SECONDS = 60.0
-_cache: dict[str, tuple[float, Person | Team | None]] = {}
+if TYPE_CHECKING:
+    from ticketflow.access import Actor
 
-
-def _key(kind: str, ident: str, sk: str = "PROFILE") -> dict:
-    return {"pk": {"S": f"{kind}#{ident}"}, "sk": {"S": sk}}
+SYSTEM = "system"  # who changes the directory when no person does (seeding, tests)
+_ATTEMPTS = 5  # an upsert made on a version someone else replaced meanwhile is redone on the new one
 
 
 def state_key(person_id: str) -> dict:
-    return _key("PERSON", person_id, "STATE")
+    return {"pk": {"S": f"PERSON#{person_id}"}, "sk": {"S": "STATE"}}
 
 
-def put_person(person: Person, *, online: bool | None = None) -> None:
-    """Write the profile and the team roster; keep the person's load, set capacity (and online)."""
-    client, table = dynamo.client(), dynamo.table_name()
-    item = {"pk": f"PERSON#{person.id}", "sk": "PROFILE", "type": "person", **person.model_dump(mode="json")}
-    client.put_item(TableName=table, Item=dynamo.to_item(item))
-    for team in person.teams:
-        member = {"pk": f"TEAM#{team}", "sk": f"MEMBER#{person.id}", "type": "member", "person": person.id}
-        client.put_item(TableName=table, Item=dynamo.to_item(member))
+# ---------------------------------------------------------------- profiles (configuration)
+
+
+def _people() -> dict[str, Person]:
+    return runtime_config.live("agents").built(
+        "directory.people", lambda data: {p.id: p for p in AgentsDocument.model_validate(data).agents}
+    )
+
+
+def _teams() -> dict[str, Team]:
+    return runtime_config.live("teams").built(
+        "directory.teams", lambda data: {t.id: t for t in TeamsDocument.model_validate(data).teams}
+    )
+
+
+def _rosters() -> dict[str, list[Person]]:
+    def build(data: Any) -> dict[str, list[Person]]:
+        rosters: dict[str, list[Person]] = {}
+        for person in sorted(AgentsDocument.model_validate(data).agents, key=lambda p: p.id):
+            if person.active:
+                for team in dict.fromkeys(person.teams):
+                    rosters.setdefault(team, []).append(person)
+        return rosters
+
+    return runtime_config.live("agents").built("directory.rosters", build)
+
+
+def get_person(person_id: str) -> Person | None:
+    return _people().get(person_id)
+
+
+def get_team(team_id: str) -> Team | None:
+    return _teams().get(team_id)
+
+
+def team_ids() -> list[str]:
+    """Every team's id, in the order of the document."""
+    return list(_teams())
+
+
+def team_members(team_id: str) -> list[Person]:
+    """The team's active people, by id."""
+    return list(_rosters().get(team_id, ()))
+
+
+def clear_cache() -> None:
+    """Read the directory again on next use (a fresh container would)."""
+    runtime_config.live("agents").forget()
+    runtime_config.live("teams").forget()
+
+
+def _upsert(
+    kind: str, item: dict[str, Any], same: Callable[[dict[str, Any]], bool], *, actor: Actor | None, reason: str
+) -> bool:
+    """Put ``item`` into the ``kind`` document as a new version, unless ``same(live item)`` says
+    it is there already; True if a version was made. An upsert does not depend on what else
+    the document holds, so a version made meanwhile by someone else is simply built upon."""
+    from ticketflow import access  # both read the directory: imported late
+    from ticketflow.configuration import changes
+
+    who = actor or access.Actor(id=SYSTEM, role=Role.ADMIN)
+
+    def attempt() -> bool:
+        current = changes.live(kind)
+        found = next((i for i in changes.items_of(kind, current.data) if i.get("id") == item["id"]), None)
+        if found is not None and same(found):
+            return False
+        changes.put_item(who, kind, item["id"], item, expected=current.version, reason=reason)
+        return True
+
+    for _ in range(_ATTEMPTS - 1):
+        with contextlib.suppress(changes.StaleVersion):
+            return attempt()
+    return attempt()
+
+
+def put_person(
+    person: Person, *, online: bool | None = None, actor: Actor | None = None, reason: str | None = None
+) -> bool:
+    """Upsert the person's profile into the ``agents`` kind (a new version if it changed;
+    ``actor`` for the record, the system if None), then keep their state's load and set its
+    capacity copy (and ``online``, when given). True if a new version was made."""
+    changed = _upsert(
+        "agents",
+        person.model_dump(mode="json", exclude_none=True),
+        lambda found: Person.model_validate(found) == person,
+        actor=actor,
+        reason=reason or f"profile of {person.id}",
+    )
+    _set_state(person, online=online)
+    return changed
+
+
+def put_team(team: Team, *, actor: Actor | None = None, reason: str | None = None) -> bool:
+    """Upsert the team into the ``teams`` kind (a new version if it changed)."""
+    return _upsert(
+        "teams",
+        team.model_dump(mode="json", exclude_none=True),
+        lambda found: Team.model_validate(found) == team,
+        actor=actor,
+        reason=reason or f"team {team.id}",
+    )
+
+
+def seed_demo_directory() -> tuple[Person, ...]:
+    """Put the demo teams and people into the directory, everyone online (idempotent; anyone
+    else in the directory and everyone's load are kept).
+
+    Teams and people point at each other (a team's supervisor, a person's teams), so both kinds
+    are written together, one version each, and only if they differ from the live ones."""
+    from ticketflow import access
+    from ticketflow.configuration import changes
+
+    documents = {}
+    for kind, items in (("teams", DEMO_TEAMS), ("agents", DEMO_PEOPLE)):
+        data = changes.live(kind).data
+        for item in items:  # whoever else is there stays
+            data, _ = changes.with_item(kind, data, item.id, item.model_dump(mode="json", exclude_none=True))
+        documents[kind] = data
+    changes.import_(
+        access.Actor(id=SYSTEM, role=Role.ADMIN),
+        {"format": changes.EXPORT_FORMAT, "kinds": documents},
+        reason="the demo directory (ticketflow seed)",
+        expected=None,
+    )
+    for person in DEMO_PEOPLE:
+        _set_state(person, online=True)
+    return DEMO_PEOPLE
+
+
+# ---------------------------------------------------------------- state (the table)
+
+
+def _set_state(person: Person, *, online: bool | None = None) -> None:
+    """Keep the person's load; set the capacity copy (and ``online``, when given)."""
     expression = "SET #capacity = :capacity, #type = :type ADD #load :zero"
     values: dict[str, Any] = {
         ":capacity": {"N": str(person.capacity)},
@@ -45,66 +184,13 @@ def put_person(person: Person, *, online: bool | None = None) -> None:
         expression = expression.replace("SET ", "SET #online = :online, ")
         values[":online"] = {"BOOL": online}
         names["#online"] = "online"
-    client.update_item(
-        TableName=table,
+    dynamo.client().update_item(
+        TableName=dynamo.table_name(),
         Key=state_key(person.id),
         UpdateExpression=expression,
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
     )
-    _cache.pop(f"PERSON#{person.id}", None)
-
-
-def put_team(team: Team) -> None:
-    item = {"pk": f"TEAM#{team.id}", "sk": "PROFILE", "type": "team", **team.model_dump(mode="json")}
-    listed = {"pk": "TEAMS", "sk": f"TEAM#{team.id}", "type": "team_entry", "team": team.id}
-    client, table = dynamo.client(), dynamo.table_name()
-    client.put_item(TableName=table, Item=dynamo.to_item(item))
-    client.put_item(TableName=table, Item=dynamo.to_item(listed))
-    _cache.pop(f"TEAM#{team.id}", None)
-
-
-def team_ids() -> list[str]:
-    """Every team's id, in order (one Query)."""
-    response = dynamo.client().query(
-        TableName=dynamo.table_name(),
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": "TEAMS"}},
-    )
-    return [item["team"]["S"] for item in response["Items"]]
-
-
-def _get(kind: str, ident: str, model: type[Person] | type[Team]) -> Person | Team | None:
-    cache_key = f"{kind}#{ident}"
-    hit = _cache.get(cache_key)
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
-    response = dynamo.client().get_item(TableName=dynamo.table_name(), Key=_key(kind, ident))
-    found = None
-    if "Item" in response:
-        data = dynamo.from_item(response["Item"])
-        found = model.model_validate({k: v for k, v in data.items() if k not in ("pk", "sk", "type")})
-    _cache[cache_key] = (time.monotonic() + _CACHE_SECONDS, found)
-    return found
-
-
-def get_person(person_id: str) -> Person | None:
-    return _get("PERSON", person_id, Person)  # type: ignore[return-value]
-
-
-def get_team(team_id: str) -> Team | None:
-    return _get("TEAM", team_id, Team)  # type: ignore[return-value]
-
-
-def team_members(team_id: str) -> list[Person]:
-    """The team's people (one Query for the roster, profiles from the cache)."""
-    response = dynamo.client().query(
-        TableName=dynamo.table_name(),
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :member)",
-        ExpressionAttributeValues={":pk": {"S": f"TEAM#{team_id}"}, ":member": {"S": "MEMBER#"}},
-    )
-    people = (get_person(item["person"]["S"]) for item in response["Items"])
-    return [p for p in people if p is not None and p.active and team_id in p.teams]
 
 
 def agent_states(person_ids: list[str]) -> dict[str, AgentState]:
@@ -112,7 +198,7 @@ def agent_states(person_ids: list[str]) -> dict[str, AgentState]:
     if not person_ids:
         return {}
     table = dynamo.table_name()
-    states = {pid: AgentState(id=pid) for pid in person_ids}
+    states = {pid: _with_profile(AgentState(id=pid)) for pid in person_ids}
     request = {table: {"Keys": [state_key(p) for p in person_ids], "ConsistentRead": True}}
     while request:  # DynamoDB may leave keys unprocessed under load: ask again for those
         response = dynamo.client().batch_get_item(RequestItems=request)
@@ -136,18 +222,12 @@ def set_availability(person_id: str, *, online: bool) -> AgentState:
 
 
 def _state(data: dict[str, Any]) -> AgentState:
-    fields = {k: data[k] for k in ("online", "load", "capacity", "last_assigned_at") if k in data}
-    return AgentState(id=data["pk"].removeprefix("PERSON#"), **fields)
+    fields = {k: data[k] for k in ("online", "load", "last_assigned_at") if k in data}
+    return _with_profile(AgentState(id=data["pk"].removeprefix("PERSON#"), **fields))
 
 
-def clear_cache() -> None:
-    _cache.clear()
-
-
-def seed_demo_directory() -> tuple[Person, ...]:
-    """Write the demo teams and people, everyone online (idempotent; loads are kept)."""
-    for team in DEMO_TEAMS:
-        put_team(team)
-    for person in DEMO_PEOPLE:
-        put_person(person, online=True)
-    return DEMO_PEOPLE
+def _with_profile(state: AgentState) -> AgentState:
+    """The capacity that counts is the profile's (a change through the admin API does not touch
+    the state item); someone with no profile has no room."""
+    person = get_person(state.id)
+    return state.model_copy(update={"capacity": person.capacity if person else 0})

@@ -116,8 +116,13 @@ class ItemConditionFailed(Conflict):
         self.index = index
 
 
-def _load_updates(load_deltas: dict[str, int], *, claim: str | None, at: datetime) -> list[dict[str, Any]]:
-    """``ADD load`` on each agent's state; the ``claim``ed one only while online and under capacity."""
+def _load_updates(
+    load_deltas: dict[str, int], *, claim: str | None, at: datetime, capacity: int | None = None
+) -> list[dict[str, Any]]:
+    """``ADD load`` on each agent's state; the ``claim``ed one only while online and under
+    ``capacity`` (their profile's: the state item's copy is for display and may lag behind)."""
+    if claim is not None and capacity is None:
+        raise ValueError("a claim needs the agent's capacity")
     updates = []
     for agent, delta in load_deltas.items():
         if not delta:
@@ -131,9 +136,13 @@ def _load_updates(load_deltas: dict[str, int], *, claim: str | None, at: datetim
         }
         if agent == claim:
             update["UpdateExpression"] += " SET last_assigned_at = :now"
-            update["ConditionExpression"] = "#online = :true AND #load < #capacity"
-            update["ExpressionAttributeNames"] |= {"#online": "online", "#capacity": "capacity"}
-            update["ExpressionAttributeValues"] |= {":true": {"BOOL": True}, ":now": {"S": clock.iso(at)}}
+            update["ConditionExpression"] = "#online = :true AND #load < :capacity"
+            update["ExpressionAttributeNames"] |= {"#online": "online"}
+            update["ExpressionAttributeValues"] |= {
+                ":true": {"BOOL": True},
+                ":now": {"S": clock.iso(at)},
+                ":capacity": {"N": str(capacity)},
+            }
         updates.append({"Update": update})
     return updates
 
@@ -145,6 +154,7 @@ def save(
     before: Ticket,
     load_deltas: dict[str, int] | None = None,
     claim: str | None = None,
+    capacity: int | None = None,
     also: list[dict[str, Any]] | None = None,
 ) -> None:
     """Replace the ticket if it is still at the version of ``before`` (the ticket as the caller
@@ -153,8 +163,8 @@ def save(
     all in one transaction.
 
     ``claim`` names the agent whose load may only grow while they are online and under
-    capacity (automatic assignment); AgentFull if not. A failed condition of an ``also`` item
-    is ItemConditionFailed.
+    ``capacity`` (automatic assignment; the capacity in their profile); AgentFull if not. A
+    failed condition of an ``also`` item is ItemConditionFailed.
     """
     table = dynamo.table_name()
     items: list[dict[str, Any]] = [
@@ -175,7 +185,7 @@ def save(
             }
         },
     ]
-    loads = _load_updates(load_deltas or {}, claim=claim, at=entry.at)
+    loads = _load_updates(load_deltas or {}, claim=claim, capacity=capacity, at=entry.at)
     agents = [update["Update"]["Key"]["pk"]["S"].removeprefix("PERSON#") for update in loads]
     items += loads + (also or []) + _counters(before, ticket, entry)
     try:

@@ -10,9 +10,10 @@ import hashlib
 import os
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ticketflow import runtime_config
+from ticketflow.configuration.document import Document
 from ticketflow.directory import QuietHours
 from ticketflow.models import Ticket
 
@@ -20,15 +21,13 @@ DELAY_ENV = "TICKETFLOW_SURVEY_DELAY_SECONDS"
 DIMENSIONS = ("attitude", "speed", "resolution", "overall")  # 服务态度 响应速度 问题解决效果 整体满意度
 
 
-class Recovery(BaseModel):
+class Recovery(Document):
     category: str = "proactive"
     subcategory: str = "satisfaction_followup"
     priority: str = Field(default="P2", pattern=r"^P[1-4]$")
 
 
-class SurveyRules(BaseModel):
-    model_config = ConfigDict(extra="ignore")  # "_comment"
-
+class SurveyRules(Document):
     enabled: bool = True
     delay_minutes: float = Field(default=5, ge=0, le=60 * 24 * 14)
     channels: list[str] = Field(

@@ -1,0 +1,1 @@
+"""Run-time configuration as versioned documents: kinds, changes, approvals (the admin API)."""
