@@ -77,7 +77,10 @@ QUEUE_MESSAGES = {
     "assign": "ticket.classified",
     "outbound": "reply.created",
     "survey": "survey.due",
+    "simulate": "simulation.slice",
 }
+# Messages that are not about one ticket.
+QUEUE_DATA = {"simulate": {"run_id": "0b7e6f3c1d2a4e5f", "slice": 0, "cursor": None}}
 
 
 def api_event(
@@ -178,7 +181,7 @@ def events() -> dict[Path, dict]:
                 "id": "5f0a",
                 "occurred_at": "2026-11-23T09:00:00.000Z",
                 "correlation_id": SAMPLE_TICKET_ID,
-                "data": {"ticket_id": SAMPLE_TICKET_ID, "version": 3},
+                "data": QUEUE_DATA.get(function.consumes, {"ticket_id": SAMPLE_TICKET_ID, "version": 3}),
             }
             found[HERE / function.name / f"sqs_{function.consumes}.json"] = sqs_event(function.consumes, message)
     return found

@@ -280,6 +280,39 @@ def classify(args: argparse.Namespace) -> int:
     return 0
 
 
+@command(
+    arg(
+        "action", choices=("export", "import", "diff"), help="export the live configuration, import a file, or diff one"
+    ),
+    arg(
+        "file",
+        nargs="?",
+        help="import/diff: the document (.json, .yaml or .yml; - for stdin); export: where to "
+        "write it (default stdout)",
+    ),
+    arg("--url", default="http://127.0.0.1:3000", help="the stack's base URL (default %(default)s)"),
+    arg(
+        "--token",
+        default=os.environ.get("TICKETFLOW_TOKEN"),
+        help="an admin's bearer token (default "
+        "$TICKETFLOW_TOKEN, else a local token for admin-1, which only `ticketflow dev` accepts)",
+    ),
+    arg("--format", choices=("json", "yaml"), help="export format (default: from the file name, else json)"),
+    arg("--reason", help="import: why (kept with every version it makes)"),
+)
+def config(args: argparse.Namespace) -> int:
+    """Move run-time configuration between stages: export, import, diff.
+
+    export writes every kind (rules, knowledge base, routing, SLA, calendars, surveys,
+    notifications, report definitions) as one document; import makes each kind that differs
+    a new version on the target stack, all or nothing, after validating it there; diff shows
+    what an import would change, kind by kind, without changing anything.
+    """
+    from infra import config_cli
+
+    return config_cli.run(args)
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(
         prog="ticketflow", description="ticketflow: customer-service tickets on AWS, and on this machine."
