@@ -40,6 +40,22 @@ class Kind:
 Cue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
+def _items(raw: list[Any], model: Any, collection: str) -> list[Any]:
+    """Each item parsed by ``model`` (its errors named ``<collection>.<index>.<field>``), ids unique."""
+    seen: set[str] = set()
+    parsed = []
+    for index, item in enumerate(raw):
+        try:
+            value = model.model_validate(item)
+        except ValidationError as error:
+            raise _nested(error, f"{collection}.{index}") from None
+        if value.id in seen:
+            raise ValueError(f"{collection}.{index}.id: {value.id!r} is used twice")
+        seen.add(value.id)
+        parsed.append(value)
+    return parsed
+
+
 class KnowledgeDocument(Document):
     escalation_cues: list[Cue] = Field(default_factory=list, max_length=500)
     articles: list[Any] = Field(max_length=2000)
@@ -48,18 +64,7 @@ class KnowledgeDocument(Document):
     def _articles(self) -> KnowledgeDocument:
         from ticketflow.knowledge.articles import Article
 
-        seen: set[str] = set()
-        parsed = []
-        for index, raw in enumerate(self.articles):
-            try:
-                article = Article.model_validate(raw)
-            except ValidationError as error:
-                raise _nested(error, f"articles.{index}") from None
-            if article.id in seen:
-                raise ValueError(f"articles.{index}.id: {article.id!r} is used twice")
-            seen.add(article.id)
-            parsed.append(article)
-        self.articles = parsed
+        self.articles = _items(self.articles, Article, "articles")
         return self
 
 
@@ -70,18 +75,7 @@ class CalendarsDocument(Document):
     def _calendars(self) -> CalendarsDocument:
         from ticketflow.calendars import Calendar
 
-        seen: set[str] = set()
-        parsed = []
-        for index, raw in enumerate(self.calendars):
-            try:
-                calendar = Calendar.model_validate(raw)
-            except ValidationError as error:
-                raise _nested(error, f"calendars.{index}") from None
-            if calendar.id in seen:
-                raise ValueError(f"calendars.{index}.id: {calendar.id!r} is used twice")
-            seen.add(calendar.id)
-            parsed.append(calendar)
-        self.calendars = parsed
+        self.calendars = _items(self.calendars, Calendar, "calendars")
         return self
 
 

@@ -112,13 +112,13 @@ def _view(version: Version, *, with_data: bool = True) -> VersionView:
     return VersionView(**meta, data=version.data if with_data else None)
 
 
+def _tagged(body: Any, version: int, *, status: int = 200) -> Response:
+    """``body`` with the kind's version as its ETag (what a write sends back in If-Match)."""
+    return Response(status_code=status, content_type="application/json", body=body, headers={"ETag": f'"{version}"'})
+
+
 def _versioned(version: Version, *, status: int = 200) -> Response:
-    return Response(
-        status_code=status,
-        content_type="application/json",
-        body=_view(version),
-        headers={"ETag": f'"{version.version}"'},
-    )
+    return _tagged(_view(version), version.version, status=status)
 
 
 @router.get(
@@ -167,12 +167,7 @@ def patch(kind: Kind, body: Annotated[Patch, Body()], if_match: IfMatch = None) 
 def list_items(kind: Kind) -> Response[list[dict[str, Any]]]:
     changes.require_reader(current_actor(router))
     current = changes.live(kind)
-    return Response(
-        status_code=200,
-        content_type="application/json",
-        body=changes.items_of(kind, current.data),
-        headers={"ETag": f'"{current.version}"'},
-    )
+    return _tagged(changes.items_of(kind, current.data), current.version)
 
 
 @router.get(
@@ -184,12 +179,7 @@ def list_items(kind: Kind) -> Response[list[dict[str, Any]]]:
 def get_item(kind: Kind, item_id: str) -> Response[dict[str, Any]]:
     changes.require_reader(current_actor(router))
     current = changes.live(kind)
-    return Response(
-        status_code=200,
-        content_type="application/json",
-        body=changes.find_item(kind, current.data, item_id)[1],
-        headers={"ETag": f'"{current.version}"'},
-    )
+    return _tagged(changes.find_item(kind, current.data, item_id)[1], current.version)
 
 
 @router.put(
