@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11+, Node/npm and Java are on it):
 #   make dev    the whole stack on this machine (ticketflow dev on the embedded AWS emulator)
-#   make test   lint, then every test suite (unit, integration, e2e, infra)
+#   make test   lint, then every test suite (unit, integration, e2e, infra; integration again on DynamoDB Local)
 # Both create .venv and install the pinned dependencies on first use.
 
 PYTHON ?= python3
@@ -36,6 +36,7 @@ test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check --quiet .
 	$(BIN)/pytest
+	$(BIN)/pytest tests/integration --dynamodb=local -q  # again, every table in AWS's DynamoDB Local
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

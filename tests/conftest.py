@@ -86,14 +86,31 @@ def create_stack(prefix: str) -> dict[str, str]:
     return env
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--dynamodb",
+        choices=["moto", "local"],
+        default="moto",
+        help="where the `stack` fixture's table lives: moto (default) or AWS's DynamoDB Local. "
+        "`make test` runs the integration suite both ways.",
+    )
+
+
 @pytest.fixture
-def stack(moto_endpoint: str) -> dict[str, str]:
-    """A fresh table and queues in moto, with the demo directory seeded."""
+def stack(request: pytest.FixtureRequest, moto_endpoint: str) -> Iterator[dict[str, str]]:
+    """A fresh table and queues, with the demo directory seeded.
+
+    The table is in moto, or in DynamoDB Local under ``--dynamodb=local`` (queues, SES and SNS
+    stay in moto either way), so one suite checks the code against both implementations.
+    """
+    if request.config.getoption("dynamodb") == "local":
+        yield request.getfixturevalue("real_dynamodb_stack")
+        return
     from ticketflow import demo
 
     env = create_stack(f"t{uuid.uuid4().hex[:10]}")
     demo.seed()
-    return env
+    yield env
 
 
 @pytest.fixture(scope="session")
@@ -122,7 +139,10 @@ def real_dynamodb_stack(moto_endpoint: str, dynamodb_local_endpoint: str) -> Ite
 
 @pytest.fixture(params=["moto", "dynamodb-local"])
 def any_stack(request: pytest.FixtureRequest) -> dict[str, str]:
-    """Runs a test against both moto and AWS's DynamoDB Local."""
+    """Runs a test against both moto and AWS's DynamoDB Local (under ``--dynamodb=local``
+    the suite already runs there: the moto case is then skipped rather than repeated)."""
+    if request.param == "moto" and request.config.getoption("dynamodb") == "local":
+        pytest.skip("--dynamodb=local: this test's DynamoDB Local case runs instead")
     return request.getfixturevalue("stack" if request.param == "moto" else "real_dynamodb_stack")
 
 
