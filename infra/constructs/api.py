@@ -36,7 +36,6 @@ ACCESS_LOG_FIELDS = {
     "latencyMs": "$context.responseLatency",
     "integrationLatencyMs": "$context.integrationLatency",
     "responseLength": "$context.responseLength",
-    "xrayTraceId": "$context.xrayTraceId",
 }
 
 # Errors API Gateway answers itself, in the shape our functions use:
@@ -98,7 +97,10 @@ class Api(Construct):
                 stage_name=STAGE,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
-                tracing_enabled=True,
+                # No X-Ray at the stage: its segments record the full request URL, query
+                # string included (`?customer=<email>`, survey links' tokens). The functions
+                # still trace, with ids only.
+                tracing_enabled=False,
                 metrics_enabled=True,
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 # Bodies carry customers' email and phone, which must never reach a log.
