@@ -60,6 +60,7 @@ BODIES = {
         "comment": "很满意",
     },
     ("PUT", "/agents/{id}/availability"): {"online": True},
+    ("POST", "/admin/tickets/{id}/erase"): {"reason": "the customer asked us to erase their data (GDPR art. 17)"},
     ("PUT", "/agents/{id}"): {
         "name": "Chen Jing 陈静",
         "teams": ["logistics"],

@@ -200,7 +200,8 @@ FUNCTIONS: tuple[Function, ...] = (
     ),
     Function(
         name="admin_api",
-        description="Run-time configuration: versions, diff, rollback, approvals, export/import; what-if replays.",
+        description="Run-time configuration: versions, diff, rollback, approvals, export/import; what-if replays; "
+        "erasing a closed ticket's personal data.",
         routes=(
             Route("GET", "/admin/config", "person"),
             Route("GET", "/admin/export", "person"),
@@ -224,6 +225,7 @@ FUNCTIONS: tuple[Function, ...] = (
             Route("GET", "/admin/simulations", "person"),
             Route("POST", "/admin/simulations", "person"),
             Route("GET", "/admin/simulations/{id}", "person"),
+            Route("POST", "/admin/tickets/{id}/erase", "person"),
         ),
         sends_to=("simulate", "assign"),
         timeout_s=30,

@@ -1,13 +1,14 @@
 """The admin API: run-time configuration (versions, diff, rollback, approvals, export and
-import) and what-if replays of a proposed configuration over stored tickets."""
+import), what-if replays of a proposed configuration over stored tickets, and erasing a closed
+ticket's personal data."""
 
 from aws_lambda_powertools.logging import correlation_paths
 
-from ticketflow.http import config_routes, simulation_routes
+from ticketflow.http import config_routes, privacy_routes, simulation_routes
 from ticketflow.http.app import create_app, resolve
 from ticketflow.observability import logger, metrics
 
-app = create_app(config_routes.router, simulation_routes.router)
+app = create_app(config_routes.router, simulation_routes.router, privacy_routes.router)
 
 # Whole documents travel here (the classification rules alone are 63 KB of JSON).
 MAX_BODY_BYTES = 1024 * 1024

@@ -36,6 +36,15 @@ _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
 _SURVEY_LINK = re.compile(r"(/surveys/[^/?]{4})[^/?]*")
 
 
+def _redacted(path: str) -> str:
+    """A path as we may print it: decoded, email addresses and phone numbers replaced."""
+    # Imported here, not above: ticketflow.privacy brings the Powertools logger, which binds
+    # stdout when first imported, and `ticketflow invoke` moves stdout before it runs a handler.
+    from ticketflow.privacy import redact_contacts
+
+    return redact_contacts(unquote(path))
+
+
 @dataclass(frozen=True)
 class Reply:
     status: int
@@ -109,6 +118,10 @@ class Request:
 
 class Gateway(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver listens with a backlog of 5: twenty channels connecting while the server
+    # thread waits for the interpreter overflow it, and the kernel drops their handshakes
+    # (a second's delay each, now and then a reset connection). API Gateway takes them all.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], *, api_key: str) -> None:
         super().__init__(address, _Handler)
@@ -129,10 +142,10 @@ class Gateway(ThreadingHTTPServer):
                 return error(
                     405,
                     "method_not_allowed",
-                    f"{request.method} is not allowed on {path}",
+                    f"{request.method} is not allowed on {_redacted(path)}",
                     [("Allow", ", ".join(sorted(set(matched))))],
                 )
-            return error(404, "not_found", f"no route {request.method} {path}")
+            return error(404, "not_found", f"no route {request.method} {_redacted(path)}")
         resource, target, parameters = matched
         if not isinstance(target, FunctionRoute):
             try:
@@ -245,6 +258,9 @@ def _reply(result: Any, request_id: str, function: str) -> Reply:
 class _Handler(BaseHTTPRequestHandler):
     server: Gateway
     protocol_version = "HTTP/1.1"  # keep-alive, as API Gateway offers
+    # The head and the body go out in two writes: with Nagle's algorithm on, the body waits for
+    # the client's delayed ACK of the head, 40 ms on every response over a kept-alive connection.
+    disable_nagle_algorithm = True
 
     def _serve(self) -> None:
         started = time.perf_counter()
@@ -264,10 +280,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(reply.body)
-        path = _SURVEY_LINK.sub(r"\1…", self.path)  # a survey link is a credential: keep it out of logs
+        # A survey link is a credential, and queries and paths may carry what people search for
+        # (a customer id that is an email address): log the path only (API Gateway's access
+        # logs keep the resource), survey tokens cut, contacts redacted.
+        path = _redacted(_SURVEY_LINK.sub(r"\1…", urlsplit(self.path).path))
         log.info("%s %s -> %d (%.0f ms)", self.command, path, reply.status, (time.perf_counter() - started) * 1000)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, CONNECT, made-up ones) is routed too, to its 404 or 405 as on
+        # API Gateway; BaseHTTPRequestHandler would answer a 501 page of its own. Found by the fuzzer.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # _serve logs one line per request through logging instead

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableSequence
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +66,10 @@ class LocalStack:
 
 
 @contextlib.contextmanager
-def launch(**extra_env: str) -> Iterator[LocalStack]:
-    """`ticketflow dev` on a free port, as a person starts it; stopped with Ctrl-C afterwards."""
+def launch(*, output: list[str] | None = None, **extra_env: str) -> Iterator[LocalStack]:
+    """`ticketflow dev` on a free port, as a person starts it; stopped with Ctrl-C afterwards.
+    ``output`` collects every line it prints, stdout and stderr (handler logs, EMF metrics,
+    the gateway's request lines)."""
     api_key = "e2e-channel-key"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "TICKETFLOW_"))} | extra_env
     process = subprocess.Popen(
@@ -75,7 +77,7 @@ def launch(**extra_env: str) -> Iterator[LocalStack]:
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if output is None else subprocess.STDOUT,
         text=True,
     )
     base_url = None
@@ -85,12 +87,16 @@ def launch(**extra_env: str) -> Iterator[LocalStack]:
         line = process.stdout.readline()
         if not line:
             break
+        if output is not None:
+            output.append(line)
         match = re.search(r"API on (http://127\.0\.0\.1:\d+)", line)
         if match:
             base_url = match.group(1)
     assert base_url, "ticketflow dev did not print its URL"
     # Keep reading its output (handler logs): a full pipe would block the stack mid-request.
-    threading.Thread(target=lambda: collections.deque(process.stdout, maxlen=0), daemon=True).start()
+    sink: MutableSequence[str] = collections.deque(maxlen=0) if output is None else output
+    stdout = process.stdout
+    threading.Thread(target=lambda: sink.extend(stdout), daemon=True).start()
     try:
         yield LocalStack(base_url, api_key)
     finally:

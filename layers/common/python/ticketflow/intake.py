@@ -33,6 +33,7 @@ from ticketflow.config import settings
 from ticketflow.errors import IdempotencyInProgress, IdempotencyKeyReused
 from ticketflow.models import ActorKind, ActorRef, HistoryEntry, NewTicket, Status, Ticket
 from ticketflow.numbering import NumberAllocator
+from ticketflow.storage import privacy as privacy_store
 from ticketflow.storage import sequences
 from ticketflow.storage import tickets as ticket_store
 
@@ -46,6 +47,12 @@ class _SingleTablePersistence(DynamoDBPersistenceLayer):
     Powertools' own single-table layout puts every record under one static partition key,
     which would make intake a hot partition.
     """
+
+    def _get_hashed_idempotency_key(self, data: dict[str, Any]) -> str:
+        # Keyed by the ticket id the request derives (a UUID of the channel's key and its
+        # Idempotency-Key: one record per key, as with Powertools' hash), so that erasing the
+        # ticket's personal data can find the record: it stores the first answer, customer included.
+        return privacy_store.idempotency_key(data["ticket_id"])
 
     def _get_key(self, idempotency_key: str) -> dict:
         return {self.key_attr: {"S": f"IDEMPOTENCY#{idempotency_key}"}, self.sort_key_attr: {"S": "IDEMPOTENCY"}}

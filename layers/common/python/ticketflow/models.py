@@ -91,9 +91,15 @@ class NewTicket(_Input):
     language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] | None = None
     occurred_at: Timestamp | None = Field(default=None, description="When the problem happened, if known.")
     attachments: Annotated[list[Attachment], Field(max_length=10)] = Field(default_factory=list)
-    metadata: Annotated[dict[str, Annotated[str, StringConstraints(max_length=500)]], Field(max_length=20)] = Field(
-        default_factory=dict, description="Free channel data (e.g. page URL, app version)."
-    )
+    # A key becomes a name in a DynamoDB map, and DynamoDB refuses an empty one ("Empty attribute
+    # name"; moto instead stores a broken item that no read can parse): found by the fuzzer.
+    metadata: Annotated[
+        dict[
+            Annotated[str, StringConstraints(min_length=1, max_length=128)],
+            Annotated[str, StringConstraints(max_length=500)],
+        ],
+        Field(max_length=20),
+    ] = Field(default_factory=dict, description="Free channel data (e.g. page URL, app version).")
 
 
 class AutoReply(BaseModel):
@@ -194,6 +200,11 @@ class Ticket(BaseModel):
         default=None,
         description="Resolved at first contact (一次解决): decided at the first resolution, "
         "withdrawn by a reopen within the window (GET /reports/definitions).",
+    )
+    erased_at: Timestamp | None = Field(
+        default=None,
+        description="When an admin erased the customer's personal data (POST /admin/tickets/{id}/erase): "
+        'personal values read "[erased]" (or are empty), and nothing more can be done to the ticket.',
     )
 
 

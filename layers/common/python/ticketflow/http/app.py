@@ -6,6 +6,7 @@ without a stack trace (they are the caller's doing), 5xx with one.
 
 from __future__ import annotations
 
+import base64
 import json
 from functools import partial
 from typing import Any
@@ -15,6 +16,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from aws_lambda_powertools.event_handler.router import Router
 from aws_lambda_powertools.shared.json_encoder import Encoder
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from pydantic import ValidationError
 
 from ticketflow import __version__
@@ -24,10 +27,12 @@ from ticketflow.errors import (
     InvalidJson,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
     TicketflowError,
     ValidationFailed,
 )
 from ticketflow.observability import logger
+from ticketflow.privacy import redact_contacts
 
 SECURITY_SCHEMES = {
     "channel_key": APIKey(name="x-api-key", in_=APIKeyIn.header, description="A channel's API key"),
@@ -38,15 +43,68 @@ PERSON = [{"bearer": []}]
 
 
 def error_response(error: TicketflowError) -> Response:
+    # A message may quote what the caller sent (an unknown id, a path, a person to assign):
+    # never an email address or phone number in an error body or its log line.
+    body = _redacted(error.to_body())
     if error.status >= 500:
         logger.exception("request failed", extra={"code": error.code})
     else:
         logger.info(
-            "request refused", extra={"code": error.code, "status": error.status, "error_message": error.message}
+            "request refused",
+            extra={"code": error.code, "status": error.status, "error_message": body["error"]["message"]},
         )
     return Response(
-        status_code=error.status, content_type="application/json", body=json.dumps(error.to_body(), ensure_ascii=False)
+        status_code=error.status, content_type="application/json", body=json.dumps(body, ensure_ascii=False)
     )
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_contacts(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
+
+
+# What AWS answers when it is busy or failing rather than when we asked wrongly.
+_BUSY_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "LimitExceededException",
+        "InternalServerError",
+        "InternalFailure",
+        "InternalError",
+        "ServiceUnavailable",
+    }
+)
+RETRY_AFTER_SECONDS = 1
+
+
+def dependency_failure(error: ClientError | BotoCoreError) -> Response:
+    """An AWS call that failed after the SDK's own retries. Throttled, conflicting, failing or
+    unreachable: 503 with Retry-After, since the request may simply be sent again (each write
+    is one transaction, so nothing was half-written; intake has its Idempotency-Key). Any other
+    refusal is our bug: 500. Never the provider's message, which can quote what we sent."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        reasons = {r.get("Code") for r in error.response.get("CancellationReasons") or []} - {"None", None}
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        busy = code in _BUSY_CODES or status >= 500 or (bool(reasons) and reasons <= {"TransactionConflict"})
+    else:  # the SDK gave up on the connection (refused, timed out); a bad parameter is our bug
+        code, busy = type(error).__name__, isinstance(error, BotoConnectionError | HTTPClientError)
+    if not busy:
+        return error_response(TicketflowError("the request failed on our side", code="internal_error"))
+    response = error_response(
+        ServiceUnavailable("the service is busy; send the request again in a moment", details={"cause": code})
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _field(loc: tuple | list) -> str:
@@ -85,6 +143,14 @@ def create_app(*routers: Router) -> APIGatewayRestResolver:
     @app.exception_handler(RequestValidationError)
     def _request(error: RequestValidationError) -> Response:
         return error_response(validation_error(list(error.errors())))
+
+    @app.exception_handler(ClientError)
+    def _aws(error: ClientError) -> Response:
+        return dependency_failure(error)
+
+    @app.exception_handler(BotoCoreError)
+    def _sdk(error: BotoCoreError) -> Response:
+        return dependency_failure(error)
 
     @app.exception_handler(ValidationError)
     def _model(error: ValidationError) -> Response:
@@ -132,7 +198,21 @@ def resolve(
                     code="unsupported_media_type",
                 )
             )
+        if event.get("isBase64Encoded") and not _is_utf8(body):
+            # A body that is not UTF-8 arrives base64-encoded; Powertools' decoding of it would
+            # raise (a 502): it is no JSON (RFC 8259) and no form we wrote. Found by the fuzzer.
+            return _refuse(
+                InvalidJson("the request body is not UTF-8 text", details=[{"field": "body", "message": "not UTF-8"}])
+            )
     return app.resolve(event, context)
+
+
+def _is_utf8(encoded: str) -> bool:
+    try:
+        base64.b64decode(encoded, validate=True).decode()
+    except ValueError:  # binascii.Error and UnicodeDecodeError are both ValueErrors
+        return False
+    return True
 
 
 def _content_type(event: dict[str, Any]) -> str | None:

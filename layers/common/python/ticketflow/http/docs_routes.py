@@ -46,6 +46,9 @@ def _with_error_responses(document: dict) -> dict:
         for operation in item.values():
             for status, description in _ERRORS.items():
                 operation["responses"][status] = {"description": description, "content": ref}
+            # A change that must name the version it was made on answers 428 without it.
+            if any(p["in"] == "header" and p["name"].lower() == "if-match" for p in operation.get("parameters", [])):
+                operation["responses"]["428"] = {"description": "If-Match is missing", "content": ref}
     return document
 
 
@@ -60,7 +63,9 @@ def _with_survey_bodies(document: dict) -> dict:
     page = document["paths"]["/surveys/{token}"]
     page["get"]["responses"]["200"] = {"description": "The survey form, or 'already answered'", "content": html}
     page["get"]["responses"]["410"] = {"description": "The link has expired", "content": html}
-    page["get"]["responses"]["404"] = {"description": "No such link", "content": html}
+    # A token no link can have (say with an encoded "?") matches no route: the JSON error body.
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    page["get"]["responses"]["404"] = {"description": "No such link", "content": {**html, **error}}
     answer = page["post"]
     answer["requestBody"] = {
         "required": True,
@@ -70,10 +75,15 @@ def _with_survey_bodies(document: dict) -> dict:
         "description": 'Stored: a thank-you page (HTML), or {"state": "answered"} to JSON',
         "content": {**html, "application/json": {"schema": {"type": "object"}}},
     }
-    answer["responses"]["410"] = {
-        "description": "The link has expired",
-        "content": answer["responses"]["404"]["content"],
+    # A form post is answered with a page, a JSON post with the error body.
+    refusals = {
+        "404": "No such link",
+        "409": "Already answered",
+        "410": "The link has expired",
+        "422": "An answer is missing or invalid: the form again, errors beside their question (HTML), or the fields",
     }
+    for status, description in refusals.items():
+        answer["responses"][status] = {"description": description, "content": {**html, **error}}
     for operation in page.values():
         operation["responses"].pop("401", None)  # public: the link is the credential
         operation["responses"].pop("403", None)
@@ -107,6 +117,7 @@ def document() -> str:
         config_routes,
         dashboard_routes,
         intake_routes,
+        privacy_routes,
         report_routes,
         simulation_routes,
         survey_routes,
@@ -122,6 +133,7 @@ def document() -> str:
         dashboard_routes.router,
         config_routes.router,
         simulation_routes.router,
+        privacy_routes.router,
     ).get_openapi_json_schema()
     return json.dumps(
         _with_report_formats(_with_survey_bodies(_with_error_responses(json.loads(generated)))), ensure_ascii=False

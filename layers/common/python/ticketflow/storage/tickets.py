@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,12 +42,9 @@ def _ticket_key(ticket_id: str) -> dict[str, Any]:
 
 def _index_keys(ticket: Ticket) -> dict[str, str]:
     created = f"{ticket.model_dump(mode='json')['created_at']}#{ticket.id}"
-    keys = {
-        "gsi1pk": f"CUST#{ticket.customer.id}",
-        "gsi1sk": created,
-        "gsi4pk": f"STATUS#{ticket.status.value}",
-        "gsi4sk": created,
-    }
+    keys = {"gsi4pk": f"STATUS#{ticket.status.value}", "gsi4sk": created}
+    if ticket.erased_at is None:  # an erased ticket no longer belongs to anyone: out of by_customer
+        keys |= {"gsi1pk": f"CUST#{ticket.customer.id}", "gsi1sk": created}
     if ticket.team:
         # A team's queue sorts by status, then urgency (P1 first; unclassified last), then age.
         urgency = ticket.priority or "P9"
@@ -289,9 +288,22 @@ def due(shard: int, now: datetime, *, limit: int = 200) -> list[str]:
     return found
 
 
-def claim_notice(ticket_id: str, key: str, now: datetime, *, stale_after: timedelta) -> bool:
+@dataclass(frozen=True)
+class Claim:
+    """The right to send one notice. ``delivered``: what an earlier attempt that gave up part-way
+    had already sent ("<person>:<channel>", "event"), so that this one sends only the rest."""
+
+    delivered: frozenset[str] = frozenset()
+
+
+# A claim given up (``give_up_notice``) reads as taken at this time: stale at once.
+_GIVEN_UP = "0"
+
+
+def claim_notice(ticket_id: str, key: str, now: datetime, *, stale_after: timedelta) -> Claim | None:
     """Take the right to send one notice. Exactly one of several concurrent sweeps gets it; a
-    claim whose holder never marked it sent (it crashed) may be taken over after ``stale_after``."""
+    claim whose holder never marked it sent (it crashed) may be taken over after ``stale_after``,
+    one given up at once. None: someone else holds it (or it was sent)."""
     item_key = {"pk": {"S": f"TICKET#{ticket_id}"}, "sk": {"S": f"NOTICE#{key}"}}
     try:
         dynamo.client().put_item(
@@ -299,12 +311,12 @@ def claim_notice(ticket_id: str, key: str, now: datetime, *, stale_after: timede
             Item={**item_key, "type": {"S": "notice"}, "state": {"S": "claimed"}, "claimed_at": {"S": clock.iso(now)}},
             ConditionExpression=_NEW_ITEM,
         )
-        return True
+        return Claim()
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
     try:
-        dynamo.client().update_item(
+        response = dynamo.client().update_item(
             TableName=dynamo.table_name(),
             Key=item_key,
             UpdateExpression="SET claimed_at = :now",
@@ -315,12 +327,35 @@ def claim_notice(ticket_id: str, key: str, now: datetime, *, stale_after: timede
                 ":claimed": {"S": "claimed"},
                 ":stale": {"S": clock.iso(now - stale_after)},
             },
+            ReturnValues="ALL_NEW",
         )
-        return True
+        return Claim(frozenset(response["Attributes"].get("delivered", {}).get("SS", [])))
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        return False
+        return None
+
+
+def give_up_notice(ticket_id: str, key: str, delivered: Collection[str]) -> None:
+    """An attempt that failed part-way: remember what it sent, and let the next attempt take the
+    claim at once (it sends only what is missing)."""
+    expression = "SET claimed_at = :given_up"
+    values: dict[str, Any] = {":given_up": {"S": _GIVEN_UP}, ":claimed": {"S": "claimed"}}
+    if delivered:
+        expression += " ADD delivered :delivered"
+        values[":delivered"] = {"SS": sorted(delivered)}
+    try:
+        dynamo.client().update_item(
+            TableName=dynamo.table_name(),
+            Key={"pk": {"S": f"TICKET#{ticket_id}"}, "sk": {"S": f"NOTICE#{key}"}},
+            UpdateExpression=expression,
+            ConditionExpression="#state = :claimed",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
 
 
 def mark_notice_sent(ticket_id: str, key: str) -> None:

@@ -80,6 +80,8 @@ def submit(token: str, answer: SurveyAnswer, now: datetime | None = None, *, lin
         survey = current.survey
         if survey is None:
             raise NotFound("this survey no longer exists")
+        if current.erased_at is not None:  # the customer's data is gone: no new comment to keep
+            raise Gone("this survey has closed", code="survey_expired")
         if survey.state is SurveyState.ANSWERED:
             raise SurveyAnswered("this survey has already been answered")
         return {
