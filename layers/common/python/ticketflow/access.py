@@ -7,7 +7,8 @@ without new tokens.
 
 The rules: supervisors and admins act on every ticket; an agent acts on tickets assigned to
 them or to one of their teams, may claim a ticket nobody has routed yet, and may not assign
-(that is a supervisor's call). Everyone else gets 403.
+(that is a supervisor's call). A person deactivated in the directory may do nothing. Everyone
+else gets 403.
 """
 
 from __future__ import annotations
@@ -61,7 +62,13 @@ def actor_from_claims(claims: dict[str, Any] | None) -> Actor:
     role = max(roles, key=_ROLE_RANK.__getitem__)
     person_id = str(claims.get("cognito:username") or claims["sub"])
     person = directory_store.get_person(person_id)
-    teams = tuple(person.teams) if person and person.active else ()
+    if person is not None and not person.active:
+        # Someone who left: their token verifies until it expires (an hour on Cognito), but the
+        # directory says they no longer work here, so nothing is theirs, not even the tickets
+        # still assigned to them. (A person absent from the directory keeps their group's
+        # rights: a new install's first admin is in Cognito before the directory has anyone.)
+        raise Forbidden(f"{person_id} is deactivated in the directory")
+    teams = tuple(person.teams) if person else ()
     return Actor(id=person_id, role=role, teams=teams)
 
 

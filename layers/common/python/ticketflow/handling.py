@@ -94,6 +94,10 @@ def list_tickets(
     items, next_cursor = ticket_store.list_by(
         index, partition, sort_prefix=prefix, limit=limit, cursor=cursor, escalated_only=escalated
     )
+    if not actor.oversees_all:
+        # A teammate's tickets include those they work for their other teams: list only what
+        # GET /tickets/{id} would show this caller.
+        items = [t for t in items if access.can_view(actor, t)]
     return TicketPage(items=items, next_cursor=next_cursor)
 
 
@@ -247,6 +251,8 @@ EFFECTS: dict[Action, Effect] = {
 def decide(ticket: Ticket, actor: Actor, action: Action, command: Any, now: datetime) -> tuple[Ticket, HistoryEntry]:
     """The ticket after ``action`` and the history entry that records it (pure, no I/O but lookups)."""
     access.check(actor, action, ticket)
+    if ticket.erased_at is not None:  # no customer to reopen it for or to survey (ticketflow.privacy)
+        raise Conflict(f"ticket {ticket.number}'s personal data was erased: it cannot be worked", code="ticket_erased")
     changes, entry_fields = EFFECTS[action](ticket, actor, command, now)
     status = next_status(
         action,

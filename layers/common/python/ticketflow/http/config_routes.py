@@ -16,7 +16,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.event_handler.router import Router
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ticketflow.configuration import changes, proposals
+from ticketflow.access import Actor
+from ticketflow.configuration import changes, kinds, proposals
 from ticketflow.errors import PreconditionRequired, ValidationFailed
 from ticketflow.http.app import PERSON
 from ticketflow.http.identity import current_actor
@@ -107,6 +108,14 @@ def expected_version(if_match: str | None) -> int:
     return int(found.group(1))
 
 
+def _editor(kind: str) -> Actor:
+    """The caller, if they may change ``kind``: checked before If-Match is read, so that someone
+    who may not write hears 403 rather than how to write."""
+    actor = current_actor(router)
+    changes.require_editor(actor, kinds.kind(kind))
+    return actor
+
+
 def _view(version: Version, *, with_data: bool = True) -> VersionView:
     meta = version.meta()
     return VersionView(**meta, data=version.data if with_data else None)
@@ -144,7 +153,7 @@ def read(kind: Kind) -> Response[VersionView]:
     tags=TAGS,
 )
 def replace(kind: Kind, body: Annotated[Replacement, Body()], if_match: IfMatch = None) -> Response[VersionView]:
-    actor = current_actor(router)
+    actor = _editor(kind)
     return _versioned(changes.replace(actor, kind, body.data, expected=expected_version(if_match), reason=body.reason))
 
 
@@ -157,7 +166,7 @@ def replace(kind: Kind, body: Annotated[Replacement, Body()], if_match: IfMatch 
     tags=TAGS,
 )
 def patch(kind: Kind, body: Annotated[Patch, Body()], if_match: IfMatch = None) -> Response[VersionView]:
-    actor = current_actor(router)
+    actor = _editor(kind)
     return _versioned(
         changes.apply_patch(actor, kind, body.patch, expected=expected_version(if_match), reason=body.reason)
     )
@@ -192,7 +201,7 @@ def get_item(kind: Kind, item_id: str) -> Response[dict[str, Any]]:
 def put_item(
     kind: Kind, item_id: str, body: Annotated[ItemPut, Body()], if_match: IfMatch = None
 ) -> Response[VersionView]:
-    actor = current_actor(router)
+    actor = _editor(kind)
     new, created = changes.put_item(
         actor, kind, item_id, body.item, expected=expected_version(if_match), reason=body.reason
     )
@@ -206,7 +215,7 @@ def delete_item(
     reason: Annotated[str, Query(min_length=1, max_length=500, description="Why")],
     if_match: IfMatch = None,
 ) -> Response[VersionView]:
-    actor = current_actor(router)
+    actor = _editor(kind)
     return _versioned(
         changes.delete_item(actor, kind, item_id, expected=expected_version(if_match), reason=reason.strip())
     )
@@ -256,7 +265,7 @@ def diff(
     tags=TAGS,
 )
 def rollback(kind: Kind, body: Annotated[Rollback, Body()], if_match: IfMatch = None) -> Response[VersionView]:
-    actor = current_actor(router)
+    actor = _editor(kind)
     return _versioned(
         changes.rollback(actor, kind, body.version, expected=expected_version(if_match), reason=body.reason)
     )
