@@ -213,6 +213,42 @@ def seed(args: argparse.Namespace) -> int:
 
 
 @command(
+    arg("queue", help="the work queue whose dead letters go back: classify, assign, outbound, survey or simulate"),
+    arg(
+        "--prefix",
+        default="ticketflow-local",
+        help="the stack's name, which prefixes its queues (default %(default)s: `ticketflow dev`)",
+    ),
+    arg("--endpoint", help="an AWS endpoint other than the default, e.g. the emulator `ticketflow dev` printed"),
+    arg("--limit", type=int, help="move at most this many messages (default: all)"),
+)
+def redrive(args: argparse.Namespace) -> int:
+    """Move the messages of a dead-letter queue back to its queue, once the cause is fixed.
+
+    <prefix>-<queue>-dlq to <prefix>-<queue>, where the stage runs them again (every stage is
+    idempotent). Uses the AWS credentials and region of the environment, like the AWS CLI;
+    against `ticketflow dev`, pass the emulator endpoint it printed.
+    """
+    import boto3
+
+    from infra.local.emulator import DEFAULT_REGION, FAKE_CREDENTIALS
+    from infra.redrive import queue_names
+    from infra.redrive import redrive as move
+
+    try:
+        queue_names(args.queue, args.prefix)
+    except KeyError as error:
+        print(f"ticketflow redrive: {error.args[0]}", file=sys.stderr)
+        return 2
+    if args.endpoint:  # the emulator takes any credentials: fill in only what the shell lacks
+        for name, value in {**FAKE_CREDENTIALS, "AWS_DEFAULT_REGION": DEFAULT_REGION}.items():
+            os.environ.setdefault(name, value)
+    moved = move(boto3.client("sqs", endpoint_url=args.endpoint), args.queue, prefix=args.prefix, limit=args.limit)
+    print(f"moved {moved.moved} message(s) from {moved.dead_letter_queue} to {moved.queue}")
+    return 0
+
+
+@command(
     arg(
         "--rules",
         type=argparse.FileType("r", encoding="utf-8"),

@@ -109,7 +109,8 @@ def test_one_bad_message_never_fails_its_batch(stack):
     unknown_type = {**good, "type": "ticket.exploded"}
     gone = {**good, "data": {"ticket_id": "no-such-ticket"}}
     response = classify(good, "{not json", gone, unknown_type)
-    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}]}
+    # Unparseable and unknown types fail alone (to the DLQ); a message for a ticket gone is dropped.
+    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}, {"itemIdentifier": "msg-3"}]}
     assert ticket(tid)["status"] == "classified"
 
 

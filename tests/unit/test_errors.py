@@ -27,6 +27,7 @@ ALL = [
     (errors.ValidationFailed, 422, "validation_error"),
     (errors.IdempotencyKeyReused, 422, "idempotency_key_reused"),
     (errors.RateLimited, 429, "rate_limited"),
+    (errors.ServiceUnavailable, 503, "service_unavailable"),
 ]
 
 

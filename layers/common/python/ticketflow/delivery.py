@@ -20,12 +20,13 @@ import os
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Collection
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ticketflow import aws
 from ticketflow.directory import Person
@@ -61,6 +62,12 @@ class DeliveryResult(BaseModel):
     channel: Literal["email", "sms", "callback", "none"]
     message_id: str | None = None
     recipient_hint: str | None = None
+    person: str | None = Field(default=None, exclude=True)  # notify_people: whom it reached
+
+    @property
+    def key(self) -> str:
+        """What was sent to whom, as notice claims remember it: "<person>:<channel>"."""
+        return f"{self.person}:{self.channel}"
 
 
 class DeliveryFailed(Exception):
@@ -115,10 +122,13 @@ def deliver_to_customer(
     return result
 
 
-def notify_people(people: list[Person], *, subject: str, text: str, sms: bool = False) -> list[DeliveryResult]:
+def notify_people(
+    people: list[Person], *, subject: str, text: str, sms: bool = False, skip: Collection[str] = ()
+) -> list[DeliveryResult]:
     """Email each active person who has an address, once (and, with ``sms``, text those who have
-    a phone). If some sends fail the rest are still tried; the DeliveryFailed raised afterwards
-    lists in ``delivered`` those that went out."""
+    a phone), but not what ``skip`` names ("<person>:<channel>": what an earlier attempt sent).
+    If some sends fail the rest are still tried; the DeliveryFailed raised afterwards lists in
+    ``delivered`` those that went out."""
     results: list[DeliveryResult] = []
     failures: list[DeliveryFailed] = []
     seen: set[str] = set()
@@ -126,12 +136,14 @@ def notify_people(people: list[Person], *, subject: str, text: str, sms: bool = 
         if not person.email or not person.active or person.email.casefold() in seen:
             continue
         seen.add(person.email.casefold())
-        sends = [lambda p=person: _send_email(p.email, subject=subject, text=text, html=None)]
+        sends = [("email", lambda p=person: _send_email(p.email, subject=subject, text=text, html=None))]
         if sms and person.phone:
-            sends.append(lambda p=person: _send_sms(p.phone, f"{subject}: {text}"))
-        for send in sends:
+            sends.append(("sms", lambda p=person: _send_sms(p.phone, f"{subject}: {text}")))
+        for channel, send in sends:
+            if f"{person.id}:{channel}" in skip:
+                continue
             try:
-                results.append(send())
+                results.append(send().model_copy(update={"person": person.id}))
             except DeliveryFailed as failure:
                 logger.warning("notification not sent", extra={"person_id": person.id, "code": failure.code})
                 failures.append(failure)

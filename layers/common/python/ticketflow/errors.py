@@ -107,3 +107,10 @@ class IdempotencyKeyReused(ValidationFailed):
 
 class RateLimited(TicketflowError):
     code, status = "rate_limited", 429
+
+
+class ServiceUnavailable(TicketflowError):
+    """A service we depend on (the table, a queue) was still throttled or failing after the
+    SDK's retries: nothing was half-written, and the same request may be sent again."""
+
+    code, status = "service_unavailable", 503

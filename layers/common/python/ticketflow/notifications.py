@@ -9,16 +9,18 @@ manager, or a person by id (``person:<id>``); ``fallback`` is used when ``to`` n
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ticketflow import runtime_config
+from ticketflow import delivery, runtime_config
 from ticketflow.directory import Person, Team
 from ticketflow.models import Ticket
 from ticketflow.storage import directory as directory_store
+from ticketflow.storage import tickets as ticket_store
 
 NoticeName = Literal["p1_notice", "sla_warning", "sla_breach", "sla_escalation", "owner_timeout", "low_survey_score"]
 ROLES = ("assignee", "team_supervisor", "team_manager")
@@ -107,3 +109,48 @@ def describe(plan: Plan, people: list[Person]) -> str:
     if not plan.enabled:
         return "nobody (disabled in notifications settings)"
     return ", ".join(p.id for p in people) or "nobody (no recipient configured)"
+
+
+def send_once(
+    ticket_id: str,
+    key: str,
+    now: datetime,
+    *,
+    people: list[Person],
+    subject: str,
+    text: str,
+    sms: bool,
+    event: tuple[str, dict[str, Any]],
+    record: Callable[[], Any],
+    stale_after: timedelta,
+) -> bool:
+    """Send one notice about a ticket (email, SMS, its event), then ``record`` it on the ticket,
+    each part once however often this is retried. False: another attempt holds the claim.
+
+    The claim item ``NOTICE#<key>`` decides between concurrent attempts. An attempt that fails
+    part-way (SES refused the second person, SNS was throttled after the email went, the event
+    or the record failed) gives the claim up with what it did send, and raises so the caller's
+    retry (SQS redelivery, the next sweep) sends only what is missing: nobody gets a notice
+    twice, and a failing provider delays it, never drops it. A refusal for good (a rejected
+    address) is not retried: the others are told and the notice is recorded.
+    """
+    claim = ticket_store.claim_notice(ticket_id, key, now, stale_after=stale_after)
+    if claim is None:
+        return False
+    sent = set(claim.delivered)
+    try:
+        try:
+            sent |= {r.key for r in delivery.notify_people(people, subject=subject, text=text, sms=sms, skip=sent)}
+        except delivery.DeliveryFailed as failure:
+            sent |= {r.key for r in failure.delivered}
+            if failure.retryable:
+                raise
+        if "event" not in sent:
+            delivery.publish_event(*event)
+            sent.add("event")
+        record()
+    except Exception:
+        ticket_store.give_up_notice(ticket_id, key, sent)
+        raise
+    ticket_store.mark_notice_sent(ticket_id, key)
+    return True

@@ -8,7 +8,8 @@ so its cost grows with the number of tickets due, not the number open. For each 
    the team supervisor, the team's manager). Each is sent exactly once per ticket, target and
    level, even when two sweeps overlap: a conditional claim item decides who sends; the sender
    records the notice on the ticket and marks the claim sent (a disabled notice too, sent to
-   nobody). A claim left unsent (its sweep crashed) is taken over after two minutes.
+   nobody). A claim left unsent (its sweep crashed) is taken over after two minutes; one
+   given up part-way (SNS down after the email went) at once, sending only what is missing.
 2. The owner timer: assigned but not accepted in time goes back to the team queue.
 3. The safety net: a ticket still new, or waiting unassigned, is re-driven into its queue.
 4. Surveys: one still unsent a minute after it was due goes to the survey queue again (a lost
@@ -101,8 +102,6 @@ def _send_notice(ticket: Ticket, notice: sla.Notice, now: datetime) -> bool:
     people = plan.awake(now)
     if plan.people and not people:
         return False  # everyone is in quiet hours: the notice waits (the ticket stays due)
-    if not ticket_store.claim_notice(ticket.id, notice.key, now, stale_after=STALE_CLAIM):
-        return False  # another sweep holds it
     target = notice.target.replace("_", " ")
     subject = f"[{ticket.priority or ''} SLA {LEVEL_NAMES[notice.level]}] {ticket.number} {target}"
     text = (
@@ -110,24 +109,16 @@ def _send_notice(ticket: Ticket, notice: sla.Notice, now: datetime) -> bool:
         f"assignee {ticket.assignee or 'none'}): {target} {LEVEL_NAMES[notice.level]}, "
         f"due {clock.iso(notice.due)}."
     )
-    try:
-        delivery.notify_people(people, subject=subject, text=text, sms=plan.sms)
-    except delivery.DeliveryFailed as error:
-        if error.retryable:
-            raise  # the claim goes stale and a later sweep sends again
-    delivery.publish_event(
-        f"ticket.sla_{notice.level}",
-        {
-            "ticket_id": ticket.id,
-            "number": ticket.number,
-            "target": notice.target,
-            "level": notice.level,
-            "due": clock.iso(notice.due),
-            "team": ticket.team,
-            "assignee": ticket.assignee,
-            "notified": [p.id for p in people],
-        },
-    )
+    event = {
+        "ticket_id": ticket.id,
+        "number": ticket.number,
+        "target": notice.target,
+        "level": notice.level,
+        "due": clock.iso(notice.due),
+        "team": ticket.team,
+        "assignee": ticket.assignee,
+        "notified": [p.id for p in people],
+    }
     cfg = sla.config()
 
     def update(current: Ticket) -> dict[str, Any] | None:
@@ -144,16 +135,32 @@ def _send_notice(ticket: Ticket, notice: sla.Notice, now: datetime) -> bool:
             changes["priority"] = PRIORITY_UP[current.priority]
         return changes
 
-    history.record(
+    def record() -> None:
+        history.record(
+            ticket.id,
+            update,
+            action=f"sla_{notice.level}",
+            actor=SWEEPER,
+            current=ticket,
+            reason=f"{target} {LEVEL_NAMES[notice.level]}: due {clock.iso(notice.due)}; notified "
+            + notifications.describe(plan, people),
+        )
+
+    # Once per ticket, target and level even when sweeps overlap, and per recipient when a send
+    # fails part-way (a later sweep sends the rest; see notifications.send_once).
+    if not notifications.send_once(
         ticket.id,
-        update,
-        action=f"sla_{notice.level}",
-        actor=SWEEPER,
-        current=ticket,
-        reason=f"{target} {LEVEL_NAMES[notice.level]}: due {clock.iso(notice.due)}; notified "
-        + notifications.describe(plan, people),
-    )
-    ticket_store.mark_notice_sent(ticket.id, notice.key)
+        notice.key,
+        now,
+        people=people,
+        subject=subject,
+        text=text,
+        sms=plan.sms,
+        event=(f"ticket.sla_{notice.level}", event),
+        record=record,
+        stale_after=STALE_CLAIM,
+    ):
+        return False  # another sweep holds it
     # Counted here, once this sweep has sent and recorded it (not on a claim lost to another sweep).
     if notice.level == "warning":
         count("SlaWarnings")
@@ -167,19 +174,29 @@ def _owner_timeout(ticket: Ticket, now: datetime, owner_minutes: float, report: 
     if returned is None:
         return
     report.returned_to_queue += 1
+    # The ticket wants an agent first: a failing email provider must not keep it waiting until
+    # the safety net re-drives it.
+    assignment.queue_ticket(ticket.id)
     plan = notifications.plan("owner_timeout", ticket)  # ticket as it was: assignee is the holder
     people = plan.awake(now)
     holder = [p for p in people if p.id == ticket.assignee]
     others = [p for p in people if p.id != ticket.assignee]
     late = f"ticket {ticket.number} within {owner_minutes:g} minutes; it went back to the team queue"
     subject = f"{ticket.number} returned to the team queue"
-    if holder:
-        delivery.notify_people(
-            holder, subject=subject, text=f"You did not accept {late} for another agent.", sms=plan.sms
-        )
-    if others:
-        delivery.notify_people(others, subject=subject, text=f"{ticket.assignee} did not accept {late}.", sms=plan.sms)
-    assignment.queue_ticket(ticket.id)
+    try:
+        if holder:
+            delivery.notify_people(
+                holder, subject=subject, text=f"You did not accept {late} for another agent.", sms=plan.sms
+            )
+        if others:
+            delivery.notify_people(
+                others, subject=subject, text=f"{ticket.assignee} did not accept {late}.", sms=plan.sms
+            )
+    except delivery.DeliveryFailed as failure:
+        # Informational, like the recovery notice: the ticket has already gone back to its queue,
+        # and nothing would retry the notice.
+        count("NotificationsFailed")
+        logger.warning("owner timeout notice not sent", extra={"ticket_id": ticket.id, "code": failure.code})
 
 
 def _redrive(ticket: Ticket, now: datetime) -> None:

@@ -5,9 +5,12 @@ Each step writes its result on the ticket before the next begins, and each is sk
 redelivered message finds it done, so the stage is safe to run twice:
 
 1. classify (only a ticket still ``new``; one an agent already claimed is theirs to triage);
-2. the auto-reply, decided in step 1 and sent once (``auto_reply.state`` pending → sent);
-3. the P1 notice (by default to the team supervisor), once (``notices.p1_supervisor``);
-4. enqueue the ticket for assignment (assignment ignores a ticket that is no longer waiting).
+2. enqueue the ticket for assignment (assignment ignores a ticket that is no longer waiting),
+   before anything is sent: a failing email provider delays the automatic answer, never the
+   agent;
+3. the auto-reply, decided in step 1 and sent once (``auto_reply.state`` pending → sent);
+4. the P1 notice (by default to the team supervisor), once, and once per recipient when a
+   send fails part-way (``notices.p1_supervisor``, ``notifications.send_once``).
 
 A send that fails with a retryable error raises, so SQS redelivers the message and the step
 is tried again; nothing is marked sent until it was. The one window left is a crash between
@@ -35,6 +38,9 @@ NOTIFIER = ActorRef(kind=ActorKind.SYSTEM, id="notifier")
 # Never answer these with a canned reply: they need a person.
 NO_AUTO_REPLY_CATEGORIES = frozenset({"complaint"})
 NO_AUTO_REPLY_PRIORITIES = frozenset({"P1"})
+# A claim on the P1 notice left by a crashed invocation is taken over after this; SQS redelivers
+# its message after the queue's visibility timeout (3 minutes), so the redelivery finds it stale.
+P1_NOTICE_STALE = timedelta(minutes=2)
 
 
 def classifier() -> Classifier:
@@ -53,6 +59,8 @@ def _text(ticket: Ticket) -> str:
 
 def handle(envelope: Envelope) -> None:
     """One message of the classify queue."""
+    if envelope.type != "ticket.created":  # not ours to guess at: it fails, and ends in the DLQ
+        raise ValueError(f"the classify queue does not handle {envelope.type!r} messages")
     ticket_id = envelope.data["ticket_id"]
     ticket = ticket_store.get(ticket_id)
     if ticket is None:
@@ -60,12 +68,12 @@ def handle(envelope: Envelope) -> None:
         return
     if ticket.status is Status.NEW:
         ticket = classify(ticket) or ticket
+    if ticket.status is Status.CLASSIFIED and ticket.assignee is None:
+        assignment.queue_ticket(ticket.id, event="ticket.classified")
     if ticket.auto_reply and ticket.auto_reply.state == "pending":
         ticket = send_auto_reply(ticket) or ticket
     if ticket.notices.get("p1_supervisor") == "pending":
-        ticket = notify_supervisor(ticket) or ticket
-    if ticket.status is Status.CLASSIFIED and ticket.assignee is None:
-        assignment.queue_ticket(ticket.id, event="ticket.classified")
+        notify_supervisor(ticket)
 
 
 def classify(ticket: Ticket) -> Ticket | None:
@@ -200,31 +208,47 @@ def notify_supervisor(ticket: Ticket) -> Ticket | None:
         f"P1 ticket {ticket.number} ({ticket.category}/{ticket.subcategory}) for team {ticket.team}: "
         f"{ticket.description[:200]}"
     )
-    count("P1Notices")
-    if people:
-        delivery.notify_people(people, subject=subject, text=text, sms=plan.sms)
     team = directory_store.get_team(ticket.team) if ticket.team else None
-    delivery.publish_event(
-        "ticket.p1_opened",
-        {
-            "ticket_id": ticket.id,
-            "number": ticket.number,
-            "team": ticket.team,
-            "supervisor": next((p.id for p in people if team and p.id == team.supervisor), None),  # if told
-            "notified": [p.id for p in people],
-        },
-    )
+    event = {
+        "ticket_id": ticket.id,
+        "number": ticket.number,
+        "team": ticket.team,
+        "supervisor": next((p.id for p in people if team and p.id == team.supervisor), None),  # if told
+        "notified": [p.id for p in people],
+    }
 
     def update(current: Ticket) -> dict[str, Any] | None:
         if current.notices.get("p1_supervisor") != "pending":
             return None
         return {"notices": {**current.notices, "p1_supervisor": "sent"}}
 
-    return history.record(
+    recorded: list[Ticket | None] = []
+
+    def record() -> None:
+        recorded.append(
+            history.record(
+                ticket.id,
+                update,
+                current=ticket,
+                action="notify",
+                actor=NOTIFIER,
+                reason=f"P1: notified {notifications.describe(plan, people)}",
+            )
+        )
+
+    sent = notifications.send_once(
         ticket.id,
-        update,
-        current=ticket,
-        action="notify",
-        actor=NOTIFIER,
-        reason=f"P1: notified {notifications.describe(plan, people)}",
+        "p1_supervisor",
+        clock.now(),
+        people=people,
+        subject=subject,
+        text=text,
+        sms=plan.sms,
+        event=("ticket.p1_opened", event),
+        record=record,
+        stale_after=P1_NOTICE_STALE,
     )
+    if not sent:
+        return None  # a twin delivery is sending it (or crashed: its redelivery takes over)
+    count("P1Notices")
+    return recorded[0]

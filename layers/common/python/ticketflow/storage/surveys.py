@@ -85,3 +85,18 @@ def claim_customer(customer_id: str, ticket_id: str, now: datetime, cooldown: ti
             raise
     response = dynamo.client().get_item(TableName=dynamo.table_name(), Key=key, ConsistentRead=True)
     return dynamo.from_item(response.get("Item") or {}) or {"ticket_id": None, "last_sent_at": None}
+
+
+def release_customer(customer_id: str, ticket_id: str) -> None:
+    """Give back the customer's survey slot this ticket took, when its survey did not reach
+    them (the provider refused it, or failed): a survey never received starts no cooldown."""
+    try:
+        dynamo.client().delete_item(
+            TableName=dynamo.table_name(),
+            Key={"pk": {"S": f"CUST#{customer_id}"}, "sk": {"S": "SURVEY"}},
+            ConditionExpression="ticket_id = :ticket",
+            ExpressionAttributeValues={":ticket": {"S": ticket_id}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise

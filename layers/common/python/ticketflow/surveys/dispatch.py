@@ -10,7 +10,8 @@ delete and give IAM rights to, and a missed message is re-driven like every othe
 
 Once. Every attempt reads the ticket; only a ``scheduled`` survey is sent. A conditional
 claim item decides which of two concurrent attempts (a duplicate delivery, the sweep's
-re-drive) sends; the other one leaves. The customer's cooldown is another conditional write.
+re-drive) sends; the other one leaves. The customer's cooldown is another conditional write,
+given back when the provider refuses or fails the send (a survey never received starts none).
 The token is stored (hashed) before the message goes out, and the ticket records ``sent``
 with the day's ``surveys_sent`` counters in one transaction. A retryable send failure gives
 up the claim and raises, so SQS retries, then parks the message in the dead-letter queue; the
@@ -131,6 +132,7 @@ def dispatch(ticket_id: str, now: datetime | None = None) -> str:
         )
     except delivery.DeliveryFailed as error:
         ticket_store.release_notice(ticket.id, CLAIM)
+        survey_store.release_customer(ticket.customer.id, ticket.id)  # not surveyed: no cooldown
         if error.retryable:
             raise  # SQS retries; after the last try the message waits in the dead-letter queue
         _settle(ticket, SurveyState.UNDELIVERABLE, reason=f"the {error.channel} provider refused it ({error.code})")
