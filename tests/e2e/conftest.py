@@ -80,9 +80,10 @@ def launch(**extra_env: str) -> Iterator[LocalStack]:
     )
     base_url = None
     deadline = time.monotonic() + 60
-    assert process.stdout is not None
+    output = process.stdout
+    assert output is not None
     while time.monotonic() < deadline and base_url is None:
-        line = process.stdout.readline()
+        line = output.readline()
         if not line:
             break
         match = re.search(r"API on (http://127\.0\.0\.1:\d+)", line)
@@ -90,7 +91,7 @@ def launch(**extra_env: str) -> Iterator[LocalStack]:
             base_url = match.group(1)
     assert base_url, "ticketflow dev did not print its URL"
     # Keep reading its output (handler logs): a full pipe would block the stack mid-request.
-    threading.Thread(target=lambda: collections.deque(process.stdout, maxlen=0), daemon=True).start()
+    threading.Thread(target=lambda: collections.deque(output, maxlen=0), daemon=True).start()
     try:
         yield LocalStack(base_url, api_key)
     finally:
