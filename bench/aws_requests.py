@@ -31,7 +31,7 @@ def run() -> None:
     counts: collections.Counter[str] = collections.Counter()
 
     def count(event_name: str, **_: object) -> None:
-        _, service, operation = event_name.split(".")
+        service, operation = event_name.split(".")[1:]
         counts[f"{service}.{operation}"] += 1
 
     for service in ("dynamodb", "sqs", "sesv2", "sns", "events"):

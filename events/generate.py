@@ -11,6 +11,7 @@ import copy
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -26,7 +27,7 @@ SAMPLE_CLAIMS = {  # what the Cognito user-pool authorizer passes on
     "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE",
 }
 
-BODIES = {
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/tickets"): {
         "channel": "web",
         "customer": {

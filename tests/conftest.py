@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import boto3
@@ -153,7 +153,7 @@ def sent_email() -> list:
     return list(ses_backends["123456789012"]["us-east-1"].sent_messages)
 
 
-def sqs_batch(messages: list[dict | str], queue: str = "classify") -> dict:
+def sqs_batch(messages: Sequence[dict | str], queue: str = "classify") -> dict:
     """A real SQS event carrying ``messages`` (dicts are JSON-encoded; strings go as they are)."""
     from events.generate import sqs_event
 
@@ -169,7 +169,7 @@ def sqs_batch(messages: list[dict | str], queue: str = "classify") -> dict:
 def drain(queue_url: str) -> list[dict]:
     """Every message waiting on a queue, parsed (and deleted)."""
     sqs = boto3.client("sqs")
-    found = []
+    found: list[dict] = []
     while True:
         response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
         messages = response.get("Messages", [])

@@ -8,16 +8,21 @@ import sys
 import uuid
 from functools import cache
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from events.generate import api_event
 from infra import topology
+
+if TYPE_CHECKING:
+    from ticketflow.directory import Person, Team
+    from ticketflow.models import Ticket
 
 
 @cache
 def handler_module(function: str) -> ModuleType:
     path = topology.function(function).code_dir / "handler.py"
     spec = importlib.util.spec_from_file_location(f"tf_handler_{function}", path)
+    assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -129,3 +134,28 @@ def new_ticket(**overrides: Any) -> dict[str, Any]:
     }
     ticket.update(overrides)
     return ticket
+
+
+# Reads of what a test knows is stored: a missing one fails there, and the type is not Optional.
+def stored_ticket(ticket_id: str) -> Ticket:
+    from ticketflow.storage import tickets as ticket_store
+
+    ticket = ticket_store.get(ticket_id)
+    assert ticket is not None, f"no ticket {ticket_id}"
+    return ticket
+
+
+def stored_person(person_id: str) -> Person:
+    from ticketflow.storage import directory as directory_store
+
+    person = directory_store.get_person(person_id)
+    assert person is not None, f"no person {person_id}"
+    return person
+
+
+def stored_team(team_id: str) -> Team:
+    from ticketflow.storage import directory as directory_store
+
+    team = directory_store.get_team(team_id)
+    assert team is not None, f"no team {team_id}"
+    return team

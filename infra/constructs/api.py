@@ -17,7 +17,7 @@ from infra.constructs.nag import acknowledge
 
 STAGE = "v1"
 # Whole-API ceiling per stage (every method), and what one channel may use under its API key.
-STAGE_THROTTLE = {"throttling_rate_limit": 50, "throttling_burst_limit": 100}
+STAGE_RATE_LIMIT, STAGE_BURST_LIMIT = 50, 100
 CHANNEL_THROTTLE = apigw.ThrottleSettings(rate_limit=20, burst_limit=40)
 CHANNEL_QUOTA = apigw.QuotaSettings(limit=100_000, period=apigw.Period.DAY)
 
@@ -105,7 +105,8 @@ class Api(Construct):
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 # Bodies carry customers' email and phone, which must never reach a log.
                 data_trace_enabled=False,
-                **STAGE_THROTTLE,
+                throttling_rate_limit=STAGE_RATE_LIMIT,
+                throttling_burst_limit=STAGE_BURST_LIMIT,
             ),
         )
         # The stack outputs the URL under a stable name (ApiUrl); drop RestApi's generated twin.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable, Mapping
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnElement, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -151,7 +151,9 @@ class Functions(Construct):
             f"{RUNTIME.name} on purpose: the Powertools layer pinned in pyproject.toml is resolved for "
             "this runtime (its pydantic-core is built per Python minor); runtime and layer move together.",
         )
-        table_id = Stack.of(self).get_logical_id(self._table.node.default_child)
+        cfn_table = self._table.node.default_child  # the table's CfnTable
+        assert isinstance(cfn_table, CfnElement)
+        table_id = Stack.of(self).get_logical_id(cfn_table)
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::<{table_id}.Arn>/index/*]",

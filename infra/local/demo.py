@@ -415,15 +415,19 @@ def quietly(*loggers: logging.Logger) -> Iterator[None]:
     no request log, only the progress line."""
     from ticketflow.observability import logger
 
-    levels = [(log, log.level) for log in (*loggers, logger)]
+    # The handlers' Powertools logger wraps a standard one: its level is `log_level`.
+    levels = [(log, log.level) for log in loggers]
+    handlers_level = logger.log_level
     for log, _ in levels:
         log.setLevel(logging.WARNING)
+    logger.setLevel(logging.WARNING)
     try:
         with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
             yield
     finally:
         for log, level in levels:
             log.setLevel(level)
+        logger.setLevel(handlers_level)
 
 
 def wait_for(base_url: str, timeout_s: float = 30.0) -> None:

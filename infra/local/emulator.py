@@ -57,15 +57,16 @@ class Emulator:
     def start(self, env: dict[str, str] | None = None) -> str:
         """Start (or reach) the emulator, set the functions' environment plus ``env``, and return
         the AWS endpoint URL."""
-        if self.endpoint is None:
-            self._start_moto()
+        endpoint = self.endpoint
+        if endpoint is None:
+            endpoint = self.endpoint = self._start_moto()
             self.set_env({**FAKE_CREDENTIALS, "AWS_PROFILE": None})
         else:
             # A shell's own credentials may be meant for that endpoint; fill in only what is missing.
             self.set_env({k: v for k, v in FAKE_CREDENTIALS.items() if k not in os.environ})
         self.set_env(
             {
-                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_ENDPOINT_URL": endpoint,
                 "AWS_DEFAULT_REGION": self.region,
                 "AWS_REGION": self.region,
                 "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # moto's DynamoDB streams need it (NOTES)
@@ -83,7 +84,7 @@ class Emulator:
             from ticketflow import demo
 
             self.people = demo.seed()
-        return self.endpoint
+        return endpoint
 
     def stop(self) -> None:
         if self._server is not None:
@@ -113,7 +114,7 @@ class Emulator:
     def queue_arn(self, queue: str) -> str:
         return f"arn:aws:sqs:{self.region}:{self.account}:{self.prefix}-{queue}"
 
-    def _start_moto(self) -> None:
+    def _start_moto(self) -> str:
         from moto.server import ThreadedMotoServer
 
         from infra.local import moto_fixes
@@ -124,7 +125,7 @@ class Emulator:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
+        return f"http://{host}:{port}"
 
     def _create_resources(self, session: boto3.session.Session) -> None:
         from ticketflow.storage.schema import TTL_ATTRIBUTE, create_table_kwargs

@@ -130,6 +130,12 @@ class Gateway(ThreadingHTTPServer):
         self.routes = Routes(())
         self.functions: dict[str, LocalFunction] = {}
 
+    @property
+    def bound_address(self) -> tuple[str, int]:
+        """The (host, port) listened on: port 0 asks the system for a free one."""
+        host, port = self.socket.getsockname()[:2]
+        return host, port
+
     def mount(self, routes: Routes, functions: dict[str, LocalFunction], account: str) -> None:
         """What to serve; separate from binding so that a port in use fails before anything starts."""
         self.routes, self.functions, self.account = routes, functions, account
@@ -157,7 +163,7 @@ class Gateway(ThreadingHTTPServer):
             except Exception:
                 log.exception("%s %s failed", request.method, path)
                 return error(502, "internal_error", "Internal server error")
-        identity = {"apiKey": None, "apiKeyId": None}
+        identity: dict[str, str | None] = {"apiKey": None, "apiKeyId": None}
         authorizer = None
         if target.auth == "channel":
             key = request.header("x-api-key") or ""

@@ -85,7 +85,8 @@ def apply() -> None:
                         table.items[hash_value] = item
             raise
 
-    models.copy = _NoTableCopy()  # type: ignore[attr-defined]
+    # Patching moto on purpose: its module's `copy` and one backend method are replaced.
+    models.copy = _NoTableCopy()  # type: ignore[assignment]
     models.DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     _scope_queries()
     _cheap_retention_check()

@@ -36,7 +36,7 @@ class Outbox:
         return {
             "email": [_email(message) for message in sent],
             "sms": [{"id": i, "phone": phone, "message": text} for i, (phone, text) in sms.items()],
-            "events": list(archive.events),
+            "events": [dict(event) for event in archive.events],
         }
 
 

@@ -67,25 +67,25 @@ class LocalStack:
         except BaseException:
             self.stop()
             raise
-        host, port = self._gateway.server_address[:2]
+        host, port = self._gateway.bound_address
         self.base_url = f"http://{host}:{port}"
         self.startup_s = time.perf_counter() - started
         return self.base_url
 
     def _start_behind(self, gateway: Gateway) -> None:
         emulator = self.emulator
-        host, port = gateway.server_address[:2]
+        host, port = gateway.bound_address
         # Links in messages (survey links) lead back to this gateway, unless told otherwise.
         public_url = os.environ.get(default_topology.PUBLIC_BASE_URL_ENV) or f"http://{host}:{port}"
         emulator.start({API_KEY_ENV: self.api_key, default_topology.PUBLIC_BASE_URL_ENV: public_url})
         self.functions = {f.name: emulator.load(f) for f in self.topology.FUNCTIONS}
         session = boto3.session.Session()
-        self.outbox = Outbox(emulator.account, emulator.region, emulator.prefix)
-        self.outbox.install(session.client("events"))
+        self.outbox = outbox = Outbox(emulator.account, emulator.region, emulator.prefix)
+        outbox.install(session.client("events"))
         routes = Routes(
             [
                 *((r.method, r.path, FunctionRoute(f.name, r.auth)) for f in self.topology.FUNCTIONS for r in f.routes),
-                ("GET", "/dev/outbox", lambda body: (200, self.outbox.read())),
+                ("GET", "/dev/outbox", lambda body: (200, outbox.read())),
                 ("POST", "/dev/schedules/{name}", self._fire_route),
                 ("GET", "/dev/clock", lambda body: (200, {"now": clock.iso(clock.now())})),
                 ("POST", "/dev/clock", self._clock_route),

@@ -82,9 +82,10 @@ def launch(*, output: list[str] | None = None, **extra_env: str) -> Iterator[Loc
     )
     base_url = None
     deadline = time.monotonic() + 60
-    assert process.stdout is not None
+    stdout = process.stdout
+    assert stdout is not None
     while time.monotonic() < deadline and base_url is None:
-        line = process.stdout.readline()
+        line = stdout.readline()
         if not line:
             break
         if output is not None:
@@ -95,7 +96,6 @@ def launch(*, output: list[str] | None = None, **extra_env: str) -> Iterator[Loc
     assert base_url, "ticketflow dev did not print its URL"
     # Keep reading its output (handler logs): a full pipe would block the stack mid-request.
     sink: MutableSequence[str] = collections.deque(maxlen=0) if output is None else output
-    stdout = process.stdout
     threading.Thread(target=lambda: sink.extend(stdout), daemon=True).start()
     try:
         yield LocalStack(base_url, api_key)

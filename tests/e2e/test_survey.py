@@ -52,6 +52,12 @@ def close_a_ticket(s: LocalStack, customer_email: str) -> dict:
     return response.json()
 
 
+def survey_link(email: dict) -> str:
+    found = LINK.search(email["body"])
+    assert found, email["body"]
+    return found.group(0)
+
+
 def survey_email(s: LocalStack, address: str, number: str) -> dict:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -68,7 +74,7 @@ def test_close_email_answer_in_a_browser_and_see_it_on_the_ticket(stack, browser
     closed = close_a_ticket(s, address)
     assert closed["survey"]["state"] == "scheduled"
     email = survey_email(s, address, closed["number"])
-    link = LINK.search(email["body"]).group(0)
+    link = survey_link(email)
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, locale="zh-CN")
@@ -117,7 +123,7 @@ def test_the_form_works_without_javascript_and_names_what_is_missing(stack, brow
     s = stack
     address = f"li.{uuid.uuid4().hex[:6]}@example.com"
     closed = close_a_ticket(s, address)
-    link = LINK.search(survey_email(s, address, closed["number"])["body"]).group(0)
+    link = survey_link(survey_email(s, address, closed["number"]))
     context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.goto(link)

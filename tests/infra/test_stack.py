@@ -281,6 +281,7 @@ def test_scheduled_functions_get_an_eventbridge_rate_rule(extended: Synthesized)
     assert scheduled, "the extended topology must exercise the schedule path"
     extended.template.resource_count_is("AWS::Events::Rule", len(scheduled))
     for spec in scheduled:
+        assert spec.schedule is not None
         minutes = spec.schedule.rate_minutes
         function = arn(extended.logical_id(extended.stack.functions[spec.name]))
         rule = extended.logical_id(extended.stack.schedules[spec.schedule.name])

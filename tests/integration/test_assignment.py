@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from tests.conftest import drain
-from tests.support import Api, new_ticket
+from tests.support import Api, new_ticket, stored_person, stored_ticket
 from ticketflow import assignment, history
 from ticketflow.directory import Role
 from ticketflow.models import ActorKind, ActorRef, Status
@@ -42,7 +42,7 @@ def loads(*agents: str) -> dict[str, int]:
 
 
 def set_capacity(agent: str, capacity: int) -> None:
-    person = directory_store.get_person(agent)
+    person = stored_person(agent)
     directory_store.put_person(person.model_copy(update={"capacity": capacity}), online=True)
 
 
@@ -81,9 +81,9 @@ def test_nobody_with_room_leaves_the_ticket_waiting_and_freed_capacity_pulls_it(
     c = waiting_ticket(priority="P4")
     d = waiting_ticket(priority="P2")
     assert assignment.assign_waiting_ticket(c).waiting
-    assert ticket_store.get(c).status is Status.CLASSIFIED
+    assert stored_ticket(c).status is Status.CLASSIFIED
 
-    holder = ticket_store.get(a).assignee
+    holder = stored_ticket(a).assignee
     api.post(f"/tickets/{a}/accept", as_=holder)
     api.post(f"/tickets/{a}/resolve", {"result": "done"}, as_=holder)
     messages = drain(stack["TICKETFLOW_QUEUE_ASSIGN_URL"])
@@ -92,8 +92,8 @@ def test_nobody_with_room_leaves_the_ticket_waiting_and_freed_capacity_pulls_it(
     for message in freed:
         assignment.handle(assignment.Envelope.model_validate(message))
     # the P2 ticket, not the older P4 one, took the freed place
-    assert ticket_store.get(d).assignee == holder
-    assert ticket_store.get(c).status is Status.CLASSIFIED
+    assert stored_ticket(d).assignee == holder
+    assert stored_ticket(c).status is Status.CLASSIFIED
 
 
 def test_offline_agents_get_nothing(stack):
@@ -126,7 +126,8 @@ def test_a_redelivered_message_assigns_once(stack):
 def test_every_action_keeps_the_load_exact(stack, steps, expected):
     tid = waiting_ticket()
     assignment.assign_waiting_ticket(tid)
-    agent = ticket_store.get(tid).assignee
+    agent = stored_ticket(tid).assignee
+    assert agent is not None
     assert loads(agent)[agent] == 1
     for action, body in steps:
         status, response = api.post(f"/tickets/{tid}/{action}", body, as_=agent)
@@ -137,7 +138,8 @@ def test_every_action_keeps_the_load_exact(stack, steps, expected):
 def test_supervisor_reassignment_moves_the_load(stack):
     tid = waiting_ticket()
     assignment.assign_waiting_ticket(tid)
-    before = ticket_store.get(tid).assignee
+    before = stored_ticket(tid).assignee
+    assert before is not None
     other = "agent-5" if before == "agent-3" else "agent-3"
     api.post(f"/tickets/{tid}/assign", {"agent": other, "reason": "balance"}, as_="sup-1")
     assert loads(before, other) == {before: 0, other: 1}
@@ -159,11 +161,11 @@ def test_parallel_assignment_never_overfills_or_double_assigns(real_dynamodb_sta
             outcomes.append(assignment.assign_waiting_ticket(tid))  # a twin delivery
 
     threads = [threading.Thread(target=assigner, args=(tickets[i::4] + tickets[(i + 1) % 4 :: 4],)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    final = [ticket_store.get(t) for t in tickets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    final = [stored_ticket(t) for t in tickets]
     per_agent = Counter(t.assignee for t in final if t.assignee)
     assert per_agent == {"agent-3": 3, "agent-5": 2}
     assert sum(t.status is Status.CLASSIFIED for t in final) == 5
@@ -179,8 +181,8 @@ def test_only_agents_are_auto_assigned(stack):
     assert "sup-1" not in {
         c.person.id
         for c in assignment.rank(
-            ticket_store.get(waiting_ticket()),
-            [*directory_store.team_members("logistics"), directory_store.get_person("sup-1")],
+            stored_ticket(waiting_ticket()),
+            [*directory_store.team_members("logistics"), stored_person("sup-1")],
             directory_store.agent_states(["agent-3", "agent-5", "sup-1"]),
         )
     }
@@ -205,7 +207,7 @@ def test_admins_manage_agents_and_a_new_agent_gets_waiting_work(stack):
     for message in drain(stack["TICKETFLOW_QUEUE_ASSIGN_URL"]):
         assignment.handle(assignment.Envelope.model_validate(message))
     assignment.fill_team_queue("logistics")
-    assert ticket_store.get(tid).assignee == "agent-7"
+    assert stored_ticket(tid).assignee == "agent-7"
     roster = api.get("/agents", as_="agent-5", query={"team": "logistics"})[1]
     assert {a["id"]: a["load"] for a in roster}["agent-7"] == 1
 

@@ -100,14 +100,15 @@ def test_labels_follow_the_guide(rows):
 
 
 def test_loader_names_every_bad_line():
+    expect = {"category": "order_support", "subcategory": "logistics", "priority": "P3"}
     good = {
         "id": "c0001",
         "text": "在吗？发货没",
         "customer": {"tier": "standard"},
         "lang": "zh",
-        "expect": {"category": "order_support", "subcategory": "logistics", "priority": "P3"},
+        "expect": expect,
     }
-    bad_category = {**good, "id": "c0002", "expect": {**good["expect"], "category": "presales"}}
+    bad_category = {**good, "id": "c0002", "expect": {**expect, "category": "presales"}}
     bad_lang = {**good, "id": "c0003", "lang": "fr", "extra": 1}
     lines = [json.dumps(good), "{not json", json.dumps(bad_category), json.dumps(good), json.dumps(bad_lang)]
     with pytest.raises(bench.DataError) as caught:

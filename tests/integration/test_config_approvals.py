@@ -158,6 +158,7 @@ def test_two_admins_writing_at_once_never_both_win(real_dynamodb_stack):
     winners = [o for o in outcomes if o != "409"]
     assert len(winners) == 1 and outcomes.count("409") == len(admins) - 1
     live = config_store.current("reports")
+    assert live is not None
     assert live.version == 1 and live.by == winners[0]
     assert [v.version for v in config_store.list_versions("reports", limit=10)] == [1]
 

@@ -60,7 +60,18 @@ def sms_to(number: str) -> list[str]:
     return [text for phone, text in sns_backends[ACCOUNT][REGION].sms_messages.values() if phone == number]
 
 
+class CallbackServer(ThreadingHTTPServer):
+    """A channel's callback endpoint: records what it is sent, answers ``status``."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Callback)
+        self.received: list[tuple[str, str, Any]] = []
+        self.status = 204
+
+
 class _Callback(BaseHTTPRequestHandler):
+    server: CallbackServer
+
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.received.append((self.path, self.headers["Content-Type"], json.loads(body)))
@@ -72,9 +83,8 @@ class _Callback(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def callback_server() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Callback)
-    server.received, server.status = [], 204
+def callback_server() -> Iterator[CallbackServer]:
+    server = CallbackServer()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -82,7 +92,7 @@ def callback_server() -> Iterator[ThreadingHTTPServer]:
     server.server_close()
 
 
-def callback_url(server: ThreadingHTTPServer) -> str:
+def callback_url(server: CallbackServer) -> str:
     return f"http://127.0.0.1:{server.server_address[1]}/hooks/ticketflow?token=secret"
 
 
@@ -163,7 +173,7 @@ def test_a_malformed_phone_is_not_retried():
 # Callback
 
 
-def test_callback_gets_the_message_as_json(stack: dict[str, str], callback_server: ThreadingHTTPServer):
+def test_callback_gets_the_message_as_json(stack: dict[str, str], callback_server: CallbackServer):
     ticket = make_ticket("web", metadata={"callback_url": callback_url(callback_server)}, email=unique_email())
     result = deliver_to_customer(ticket, subject="回复", text="您好，王芳")
     assert result.channel == "callback"  # the channel's own route beats email
@@ -174,7 +184,7 @@ def test_callback_gets_the_message_as_json(stack: dict[str, str], callback_serve
 
 
 @pytest.mark.parametrize(("status", "retryable"), [(500, True), (503, True), (429, True), (400, False), (404, False)])
-def test_callback_errors_say_whether_to_retry(callback_server: ThreadingHTTPServer, status: int, retryable: bool):
+def test_callback_errors_say_whether_to_retry(callback_server: CallbackServer, status: int, retryable: bool):
     callback_server.status = status
     with pytest.raises(DeliveryFailed) as failed:
         deliver_to_customer(
@@ -183,7 +193,7 @@ def test_callback_errors_say_whether_to_retry(callback_server: ThreadingHTTPServ
     assert failed.value.retryable is retryable and failed.value.code == str(status)
 
 
-def test_an_unreachable_callback_is_retried(callback_server: ThreadingHTTPServer):
+def test_an_unreachable_callback_is_retried(callback_server: CallbackServer):
     url = callback_url(callback_server)
     callback_server.shutdown()
     callback_server.server_close()

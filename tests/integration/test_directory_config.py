@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 
 from tests.conftest import drain
-from tests.support import Api, new_ticket
+from tests.support import Api, new_ticket, stored_person, stored_team, stored_ticket
 from ticketflow import assignment, demo, history
 from ticketflow.configuration import changes
 from ticketflow.directory import DEMO_PEOPLE, DEMO_TEAMS
@@ -72,7 +72,7 @@ def test_the_demo_directory_is_one_version_of_each_kind(stack):
     assert live("teams")[0] == 1 and live("agents")[0] == 1
     assert directory_store.team_ids() == [t.id for t in DEMO_TEAMS]
     assert [p.id for p in directory_store.team_members("logistics")] == ["agent-3", "agent-5", "sup-1"]
-    assert directory_store.get_team("presales").supervisor == "sup-1"
+    assert stored_team("presales").supervisor == "sup-1"
     assert directory_store.get_person("nobody") is None and directory_store.get_team("nowhere") is None
 
 
@@ -149,7 +149,7 @@ def test_agent_versions_diff_and_rollback_reach_the_directory_at_once(stack):
     helping = {**agent_1, "teams": ["presales", "logistics"]}
     status, body = put("/admin/config/agents/items/agent-1", {"item": helping, "reason": "peak"}, version=1)
     assert status == 200 and body["version"] == 2 and body["summary"] == ["~ agents agent-1"]
-    assert directory_store.get_person("agent-1").teams == ["presales", "logistics"]  # no restart, no wait
+    assert stored_person("agent-1").teams == ["presales", "logistics"]  # no restart, no wait
     assert api.get("/agents", as_="agent-1", query={"team": "logistics"})[0] == 200  # who is calling: their teams
 
     status, history_ = api.get("/admin/config/agents/versions", as_="sup-1")
@@ -165,7 +165,7 @@ def test_agent_versions_diff_and_rollback_reach_the_directory_at_once(stack):
         "/admin/config/agents/rollback", {"version": 1, "reason": "peak over"}, as_=ADMIN, headers={"If-Match": '"2"'}
     )
     assert status == 200 and body["version"] == 3 and body["action"] == "rollback to 1"
-    assert directory_store.get_person("agent-1").teams == ["presales"]
+    assert stored_person("agent-1").teams == ["presales"]
     assert [p.id for p in directory_store.team_members("logistics")] == ["agent-3", "agent-5", "sup-1"]
 
     # Back to the shipped defaults (nobody) is refused while the teams name their supervisor.
@@ -203,24 +203,22 @@ def test_a_capacity_raise_through_the_admin_api_pulls_a_waiting_ticket(stack):
     ]
     for message in messages:
         assignment.handle(assignment.Envelope.model_validate(message))
-    assert ticket_store.get(third).assignee == "agent-5"
+    assert stored_ticket(third).assignee == "agent-5"
     roster = {a["id"]: a for a in api.get("/agents", as_="sup-1", query={"team": "logistics"})[1]}
     assert (roster["agent-5"]["load"], roster["agent-5"]["capacity"]) == (2, 2)
 
 
 def test_a_claim_is_checked_against_the_capacity_it_is_given(stack):
     tid = waiting_ticket()
-    ticket = ticket_store.get(tid)
+    ticket = stored_ticket(tid)
     state = directory_store.agent_states(["agent-5"])["agent-5"]
-    after, entry = assignment._assigned(
-        ticket, assignment.Candidate(directory_store.get_person("agent-5"), state, (), False), []
-    )
+    after, entry = assignment._assigned(ticket, assignment.Candidate(stored_person("agent-5"), state, (), False), [])
     try:
         ticket_store.save(after, entry, before=ticket, load_deltas={"agent-5": 1}, claim="agent-5", capacity=0)
         raise AssertionError("claimed beyond capacity")
     except ticket_store.AgentFull:
         pass
-    assert ticket_store.get(tid).status is Status.CLASSIFIED
+    assert stored_ticket(tid).status is Status.CLASSIFIED
 
 
 # ---------------------------------------------------------------- PUT /agents/{id}
@@ -233,7 +231,7 @@ def test_put_agent_is_an_upsert_into_the_agents_kind(stack, monkeypatch):
 
     # Someone else changes the directory between our read and our write: the upsert is redone.
     real = changes.put_item
-    raced = []
+    raced: list[int] = []
 
     def racing(actor, kind, item_id, item, *, expected, reason):
         if not raced:
@@ -253,7 +251,7 @@ def test_put_agent_is_an_upsert_into_the_agents_kind(stack, monkeypatch):
     assert (created["capacity"], created["load"], created["online"]) == (2, 0, False)
     version, data = live("agents")
     assert raced == [1] and version == 3
-    assert data["agents"][-1]["id"] == "agent-7" and directory_store.get_person("sup-1").phone == "+8613900000001"
+    assert data["agents"][-1]["id"] == "agent-7" and stored_person("sup-1").phone == "+8613900000001"
     meta = api.get("/admin/config/agents/versions/3", as_=ADMIN)[1]
     assert (meta["by"], meta["reason"], meta["action"]) == (ADMIN, "PUT /agents/agent-7", "put_item")
 

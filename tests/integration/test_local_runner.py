@@ -293,7 +293,7 @@ def _forged(**overrides) -> str:
                     "iat": 1,
                     "exp": 2**40,
                 },
-                None,
+                "",  # no key: an unsigned token (PyJWT reads "" as None for alg none)
                 algorithm="none",
             )
         ),
@@ -444,6 +444,7 @@ def test_the_real_topology_serves_and_invoke_reaches_its_emulator() -> None:
         assert requests.get(f"{real.base_url}/openapi.json").status_code == 200
         # `ticketflow invoke --endpoint` runs a handler in its own process against this stack's AWS.
         env = os.environ | {topology.TABLE_ENV: real.emulator.prefix}
+        assert real.emulator.endpoint is not None
         invoked = subprocess.run(
             [
                 TICKETFLOW,
@@ -486,22 +487,27 @@ def test_dev_prints_its_url_and_tokens_and_stops_on_sigint() -> None:
     process = subprocess.Popen(
         [TICKETFLOW, "dev", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    stdout, stderr = process.stdout, process.stderr
+    assert stdout is not None and stderr is not None
     try:
         banner = []
-        for line in process.stdout:
+        for line in stdout:
             banner.append(line)
             if line.startswith("Ctrl-C"):
                 break
         text = "".join(banner)
-        base_url = re.search(r"API on (http://127\.0\.0\.1:\d+)", text).group(1)
+        url = re.search(r"API on (http://127\.0\.0\.1:\d+)", text)
+        assert url, text
+        base_url = url.group(1)
         assert "tf-demo-channel-key" in text and "in memory" in text
-        token = re.search(r"^\s+agent-1\s+agent\s+presales\s+(\S+)$", text, re.M).group(1)
-        assert tokens.verify(token)["sub"] == "agent-1"
+        token = re.search(r"^\s+agent-1\s+agent\s+presales\s+(\S+)$", text, re.M)
+        assert token, text
+        assert tokens.verify(token.group(1))["sub"] == "agent-1"
         assert requests.get(f"{base_url}/dev/outbox").json().keys() == {"email", "sms", "events"}
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0
     finally:
         if process.poll() is None:
             process.kill()
-        process.stdout.close()
-        process.stderr.close()
+        stdout.close()
+        stderr.close()

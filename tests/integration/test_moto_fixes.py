@@ -44,8 +44,9 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(stack):
     def get(pk: str) -> dict | None:
         return client.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": "1"}}).get("Item")
 
-    assert get("A")["n"] == {"N": "1"}
-    assert get("B")["v"] == {"S": "old"}
+    a, b = get("A"), get("B")
+    assert a is not None and a["n"] == {"N": "1"}
+    assert b is not None and b["v"] == {"S": "old"}
     assert get("C") is None
 
 

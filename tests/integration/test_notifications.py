@@ -12,11 +12,10 @@ import pytest
 from moto.sns.models import sns_backends
 
 from tests.conftest import drain, sent_email, sqs_batch
-from tests.support import Api, invoke, new_ticket
+from tests.support import Api, invoke, new_ticket, stored_person, stored_ticket
 from ticketflow import assignment, runtime_config, sweep
 from ticketflow.storage import config as config_store
 from ticketflow.storage import directory as directory_store
-from ticketflow.storage import tickets as ticket_store
 
 api = Api()
 P1_TEXT = "吃了你们的保健品后全身过敏起疹子，已经去医院了！"
@@ -49,7 +48,9 @@ def history(tid: str, action: str) -> list[dict]:
 
 
 def first_response(tid: str):
-    return ticket_store.get(tid).sla.clocks["first_response"]
+    state = stored_ticket(tid).sla
+    assert state is not None
+    return state.clocks["first_response"]
 
 
 # The SLA sweep
@@ -95,11 +96,11 @@ def test_a_disabled_warning_is_recorded_not_sent_and_never_sent_later(stack):
 
 def test_sms_always_texts_a_non_p1_breach_to_a_person_with_a_phone(stack):
     phone = "+8613900000071"
-    sup = directory_store.get_person("sup-1")
+    sup = stored_person("sup-1")
     directory_store.put_person(sup.model_copy(update={"phone": phone}))
     directory_store.clear_cache()
     tid = classified(stack, P3_TEXT)
-    assert ticket_store.get(tid).priority == "P3"
+    assert stored_ticket(tid).priority == "P3"
     live(sla_breach={"sms": "always"})
     assert sweep.run(first_response(tid).due_at + timedelta(minutes=1)).notices == 2
     texts = [t for p, t in sns_backends["123456789012"]["us-east-1"].sms_messages.values() if p == phone]
@@ -112,7 +113,9 @@ def test_the_owner_timeout_tells_the_holder_and_whoever_the_settings_add(stack):
     assert agent
     live(owner_timeout={"to": ["assignee", "team_supervisor"]})
     before = len(sent_email())
-    assert sweep.run(ticket_store.get(tid).assigned_at + timedelta(minutes=31)).returned_to_queue == 1
+    assigned_at = stored_ticket(tid).assigned_at
+    assert assigned_at is not None
+    assert sweep.run(assigned_at + timedelta(minutes=31)).returned_to_queue == 1
     mails = {e.destinations["ToAddresses"][0]: e.body for e in sent_email()[before:]}
     assert mails[f"{agent}@ticketflow.example"].startswith("You did not accept ticket")
     assert mails[SUP].startswith(f"{agent} did not accept ticket")

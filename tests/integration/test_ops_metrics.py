@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.conftest import drain, sqs_batch
-from tests.support import Api, invoke, new_ticket
+from tests.support import Api, invoke, new_ticket, stored_ticket
 from ticketflow import clock, sla, sweep
 from ticketflow.models import Ticket
 from ticketflow.observability import metrics
@@ -33,7 +33,7 @@ SCHEDULED = {
 def p1_ticket(stack: dict[str, str]) -> Ticket:
     tid = api.post("/tickets", new_ticket(description=P1_TEXT, subject=None))[1]["id"]
     invoke("classify", sqs_batch(drain(stack["TICKETFLOW_QUEUE_CLASSIFY_URL"])))
-    ticket = ticket_store.get(tid)
+    ticket = stored_ticket(tid)
     assert ticket.priority == "P1"
     return ticket
 
@@ -88,12 +88,13 @@ def test_an_escalation_emits_the_escalations_metric(stack, monkeypatch, capsys):
 
     escalated = sweep_at(start + timedelta(minutes=181), monkeypatch, capsys)  # level 2: manager
     assert escalated["Escalations"] == 1
-    assert ticket_store.get(ticket.id).escalated is True
+    assert stored_ticket(ticket.id).escalated is True
 
 
 def test_a_notice_another_sweep_holds_is_counted_by_the_sweep_that_sends_it(stack, monkeypatch, capsys):
     ticket = p1_ticket(stack)
     moment = ticket.created_at + timedelta(minutes=121)
+    assert ticket.sla is not None
     owed = sla.owed(ticket.sla, moment)
     assert [n.level for n in owed] == ["warning", "breach"]
     for notice in owed:  # a concurrent sweep claimed both and has not sent them yet

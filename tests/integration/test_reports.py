@@ -89,7 +89,9 @@ class Day:
             for m in region.sent_messages
             if address in m.destinations.get("ToAddresses", []) and LINK.search(m.body)
         ]
-        token = LINK.search(sent.body).group(1)
+        found = LINK.search(sent.body)
+        assert found
+        token = found.group(1)
         assert api.post(f"/surveys/{token}", answer, headers={"Content-Type": "application/json"})[0] == 200
         assert api.post(f"/surveys/{token}", answer, headers={"Content-Type": "application/json"})[0] == 409
 

@@ -49,4 +49,5 @@ def test_versions_never_go_backwards(stack):
     config_store.put_current("routing", runtime_config.default("routing"), version=3)
     with pytest.raises(ClientError, match="ConditionalCheckFailed"):
         config_store.put_current("routing", runtime_config.default("routing"), version=2)
-    assert config_store.get_current("routing")[0] == 3
+    current = config_store.get_current("routing")
+    assert current is not None and current[0] == 3

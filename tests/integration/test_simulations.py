@@ -104,7 +104,8 @@ def only_business_hours() -> dict[str, Any]:
 
 def table_items(stack: dict[str, str]) -> dict[tuple[str, str], dict]:
     """Every item of the table (a Scan is fine in a test)."""
-    found, kwargs = {}, {"TableName": stack["TICKETFLOW_TABLE_NAME"]}
+    found: dict[tuple[str, str], dict] = {}
+    kwargs = {"TableName": stack["TICKETFLOW_TABLE_NAME"]}
     while True:
         page = boto3.client("dynamodb").scan(**kwargs)
         found |= {(i["pk"]["S"], i["sk"]["S"]): i for i in page["Items"]}

@@ -15,7 +15,7 @@ from moto.sns.models import sns_backends
 
 from tests.conftest import drain, sent_email, sqs_batch
 from tests.integration.test_delivery import callback_server, callback_url  # noqa: F401 (fixture)
-from tests.support import Api, invoke, new_ticket
+from tests.support import Api, invoke, new_ticket, stored_ticket
 from ticketflow import clock, sweep
 from ticketflow.storage import config as config_store
 from ticketflow.storage import directory as directory_store
@@ -79,7 +79,9 @@ def send(stack, tid: str) -> dict:
 
 def emailed_link(address: str) -> str:
     [message] = [m for m in sent_email() if address in m.destinations.get("ToAddresses", [])]
-    return LINK.search(message.body).group(1)
+    found = LINK.search(message.body)
+    assert found, message.body
+    return found.group(1)
 
 
 def sent_survey(stack, **fields) -> tuple[str, str]:
@@ -153,8 +155,9 @@ def test_an_sms_customer_gets_a_short_text_with_the_whole_link(stack):
     set_rules(sms_quiet_hours=None)
     assert send(stack, tid)["channel"] == "sms"
     [text] = [t for p, t in sns_backends["123456789012"]["us-east-1"].sms_messages.values() if p == phone]
-    assert text.startswith("【客服中心】您的工单CS") and LINK.search(text)
-    assert len(LINK.search(text).group(1)) >= 27  # 160 random bits, whole
+    found = LINK.search(text)
+    assert text.startswith("【客服中心】您的工单CS") and found
+    assert len(found.group(1)) >= 27  # 160 random bits, whole
 
 
 def test_sms_waits_for_the_end_of_quiet_hours(stack):
@@ -393,16 +396,14 @@ def test_a_low_score_opens_one_recovery_ticket_for_the_supervisor_with_its_own_s
     load_after = directory_store.agent_states(["sup-1"])["sup-1"]
     assert load_after.load == (load_before.load if load_before else 0) + 1
     # Opening it again (the sweep's safety net, a retry) finds the same ticket.
-    from ticketflow.storage import tickets as ticket_store
     from ticketflow.surveys import recovery as recovery_module
 
-    rated = ticket_store.get(tid)
-    assert (
-        recovery_module.open_for(
-            rated.model_copy(update={"survey": rated.survey.model_copy(update={"recovery": "pending"})})
-        ).number
-        == recovery["number"]
+    rated = stored_ticket(tid)
+    assert rated.survey is not None
+    again = recovery_module.open_for(
+        rated.model_copy(update={"survey": rated.survey.model_copy(update={"recovery": "pending"})})
     )
+    assert again is not None and again.number == recovery["number"]
 
 
 def test_answers_feed_the_days_aggregates_exactly_once(stack):

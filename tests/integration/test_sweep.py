@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 from tests.conftest import drain, sent_email, sqs_batch
-from tests.support import Api, invoke, new_ticket
+from tests.support import Api, invoke, new_ticket, stored_person, stored_ticket
 from ticketflow import assignment, sweep
 from ticketflow.storage import directory as directory_store
 from ticketflow.storage import tickets as ticket_store
@@ -24,7 +24,7 @@ def classified(stack, description: str = P1_TEXT, **fields) -> dict:
 
 
 def created_at(ticket: dict):
-    return ticket_store.get(ticket["id"]).created_at
+    return stored_ticket(ticket["id"]).created_at
 
 
 def emails_to(address: str, since: int) -> list:
@@ -100,10 +100,11 @@ def test_the_owner_timer_returns_an_unaccepted_ticket_to_the_queue(stack):
     tid = ticket["id"]
     agent = assignment.assign_waiting_ticket(tid).agent
     assert agent and directory_store.agent_states([agent])[agent].load == 1
-    assigned_at = ticket_store.get(tid).assigned_at
+    assigned_at = stored_ticket(tid).assigned_at
+    assert assigned_at is not None
     report = sweep.run(assigned_at + timedelta(minutes=31))
     assert report.returned_to_queue == 1
-    t = ticket_store.get(tid)
+    t = stored_ticket(tid)
     assert t.status.value == "classified" and t.assignee is None
     assert directory_store.agent_states([agent])[agent].load == 0
     assert "owner_timeout" in actions(tid)
@@ -113,7 +114,7 @@ def test_the_owner_timer_returns_an_unaccepted_ticket_to_the_queue(stack):
 def test_a_forgotten_new_ticket_is_redriven_once_per_period(stack):
     tid = api.post("/tickets", new_ticket())[1]["id"]
     drain(stack["TICKETFLOW_QUEUE_CLASSIFY_URL"])  # the message is lost
-    start = ticket_store.get(tid).created_at
+    start = stored_ticket(tid).created_at
     assert sweep.run(start + timedelta(minutes=5)).redriven == 0
     assert sweep.run(start + timedelta(minutes=11)).redriven == 1
     assert sweep.run(start + timedelta(minutes=12)).redriven == 0
@@ -141,10 +142,10 @@ def test_concurrent_sweeps_send_each_notice_once(real_dynamodb_stack):
         reports.append(sweep.run(start + timedelta(minutes=125)))
 
     threads = [threading.Thread(target=sweeper) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     assert sum(r.notices for r in reports) == 6  # warning + breach for each of 3 tickets, once
     for t in tickets:
         acts = actions(t["id"])
@@ -159,13 +160,16 @@ def test_non_urgent_notices_wait_for_the_end_of_quiet_hours_and_p1_also_goes_by_
     from ticketflow.directory import QuietHours
 
     # sup-1 sleeps around the clock here; has a phone
-    sup = directory_store.get_person("sup-1")
+    sup = stored_person("sup-1")
     everything = QuietHours(start="00:00", end="23:59", timezone="UTC")
     directory_store.put_person(sup.model_copy(update={"quiet_hours": everything, "phone": "+8613900000009"}))
     directory_store.clear_cache()
 
     routine = classified(stack, "这款耳机支持降噪吗？")  # P3, nobody assigned: its warning goes to sup-1
-    warn_at = ticket_store.get(routine["id"]).sla.clocks["first_response"].warn_at
+    routine_sla = stored_ticket(routine["id"]).sla
+    assert routine_sla is not None
+    warn_at = routine_sla.clocks["first_response"].warn_at
+    assert warn_at is not None
     assert sweep.run(warn_at + timedelta(minutes=1)).notices == 0  # deferred, still due
     assert "sla_warning" not in actions(routine["id"])
 

@@ -31,8 +31,8 @@ def cn(**overrides) -> Calendar:
     return Calendar.model_validate(data | overrides)
 
 
-def sh(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SH)
+def sh(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=SH)
 
 
 def local(moment: datetime, tz: ZoneInfo = SH) -> datetime:

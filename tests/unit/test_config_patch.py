@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import random
+from typing import Any
 
 import jsonpatch
 import pytest
@@ -14,11 +15,11 @@ from ticketflow import runtime_config
 from ticketflow.configuration import patch
 
 
-def _mutate(doc, rng: random.Random, depth: int = 0):
+def _mutate(doc: Any, rng: random.Random, depth: int = 0) -> Any:
     """A random variation of a JSON document: values changed, keys added and removed, list items
     inserted, dropped or edited."""
     if isinstance(doc, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for key, value in doc.items():
             roll = rng.random()
             if roll < 0.08:
@@ -28,10 +29,10 @@ def _mutate(doc, rng: random.Random, depth: int = 0):
             out[f"new~/{rng.randint(0, 99)}"] = rng.choice([1, "新", [1, 2], {"a": None}])
         return out
     if isinstance(doc, list):
-        out = [(_mutate(v, rng, depth + 1) if rng.random() < 0.3 else v) for v in doc if rng.random() > 0.1]
+        items = [(_mutate(v, rng, depth + 1) if rng.random() < 0.3 else v) for v in doc if rng.random() > 0.1]
         if rng.random() < 0.3:
-            out.insert(rng.randint(0, len(out)), rng.choice(["x", 7, {"id": "new"}]))
-        return out
+            items.insert(rng.randint(0, len(items)), rng.choice(["x", 7, {"id": "new"}]))
+        return items
     if isinstance(doc, bool) or doc is None:
         return rng.choice([True, False, None])
     if isinstance(doc, int | float):

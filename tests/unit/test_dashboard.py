@@ -116,7 +116,8 @@ def test_no_inline_script_or_style_and_a_strict_policy():
             json.loads(doc.inline[index])
     assert doc.all("style") == []
     assert "javascript:" not in html.lower()
-    sources = [a["src"] for a in doc.all("script") if a.get("src")] + [a["href"] for a in doc.all("link")]
+    sources = [src for a in doc.all("script") if (src := a.get("src"))]
+    sources += [href for a in doc.all("link") if (href := a.get("href"))]
     assert sorted(s.split("?")[0] for s in sources if not s.startswith("data:")) == [
         "dashboard/assets/chart.umd.min.js",
         "dashboard/assets/dashboard.css",

@@ -35,6 +35,7 @@ ALL = [
 def test_each_error_has_a_stable_code_and_status(cls, status, code):
     response = error_response(cls("it went wrong", details={"x": 1}))
     assert response.status_code == status
+    assert isinstance(response.body, str)
     assert json.loads(response.body) == {"error": {"code": code, "message": "it went wrong", "details": {"x": 1}}}
 
 

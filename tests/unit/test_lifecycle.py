@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -63,7 +64,7 @@ def ticket(status: Status, *, closed_days_ago: float | None = 1.0, assignee: str
 @pytest.mark.parametrize("status", list(Status))
 def test_every_action_from_every_status(action, status):
     expected = EXPECTED[action].get(status)
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "now": NOW,
         "reopen_window": WINDOW,
         "agent_named": True,
@@ -97,7 +98,7 @@ def test_closing_an_open_ticket_needs_a_reason_other_than_resolved(status):
 
 
 def test_reopen_only_within_the_window():
-    kwargs = {"now": NOW, "reopen_window": WINDOW, "assignee_after": "agent-1"}
+    kwargs: dict[str, Any] = {"now": NOW, "reopen_window": WINDOW, "assignee_after": "agent-1"}
     assert next_status(Action.REOPEN, ticket(S.CLOSED, closed_days_ago=6.9), **kwargs) is S.IN_PROGRESS
     with pytest.raises(IllegalTransition, match="more than 7 days ago"):
         next_status(Action.REOPEN, ticket(S.CLOSED, closed_days_ago=7.1), **kwargs)

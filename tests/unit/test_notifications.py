@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from ticketflow import notifications, runtime_config
 from ticketflow.directory import Person, QuietHours, Role, Team
@@ -69,7 +70,7 @@ def ids(plan: notifications.Plan) -> list[str]:
     return [p.id for p in plan.people]
 
 
-def error_of(data: dict) -> dict:
+def error_of(data: dict) -> ErrorDetails:
     with pytest.raises(ValidationError) as caught:
         notifications.NotificationSettings.model_validate(data)
     (error,) = caught.value.errors()

@@ -37,7 +37,9 @@ def test_policies_match_in_order_with_a_fallback():
 
 def test_business_hours_carry_a_friday_evening_ticket_to_monday():
     state = start(datetime(2026, 11, 27, 17, 30, tzinfo=SH), "P2")  # 240 business minutes
-    due = state.clocks["first_response"].due_at.astimezone(SH)
+    due_at = state.clocks["first_response"].due_at
+    assert due_at is not None
+    due = due_at.astimezone(SH)
     assert due == datetime(2026, 11, 30, 13, 30, tzinfo=SH)  # 30 min Fri, 3 h Mon morning, 30 min after lunch
     view = sla.explain(state)["targets"]["first_response"]
     assert any("weekend" in reason for reason in view["why"])
@@ -83,6 +85,7 @@ def test_pending_pauses_resolution_not_first_response_and_resume_moves_the_due_t
     created = datetime(2026, 11, 28, 23, 0, tzinfo=SH)
     state = start(created, "P1")
     due = state.clocks["resolution"].due_at
+    assert due is not None
     paused = sla.on_action(state, "pending", status_after="pending_customer", now=created + timedelta(hours=1))
     assert paused.clocks["resolution"].status == "paused" and paused.clocks["first_response"].status == "running"
     assert paused.clocks["resolution"].consumed == 60

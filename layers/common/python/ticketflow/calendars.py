@@ -39,8 +39,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PrivateAttr, field_validator, model_validator
 
 UTC = dt.UTC
-DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[DayName, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_CLOSED_DAYS = 3 * 366  # consecutive days without open time before add() gives up
 DAY_MINUTES = 24 * 60
 
@@ -159,7 +159,7 @@ class Calendar(_Data):
 
     @model_validator(mode="after")
     def _consistent(self) -> Calendar:
-        if not any(self.weekly.get(day) for day in DAYS):  # type: ignore[call-overload]
+        if not any(self.weekly.get(day) for day in DAYS):
             raise ValueError("weekly: no day has an open period (the calendar would never open)")
         seen: dict[dt.date, int] = {}
         for i, holiday in enumerate(self.holidays):
@@ -182,7 +182,7 @@ class Calendar(_Data):
             return tuple(sorted((_minutes(a, end=False), _minutes(b, end=True)) for a, b in periods))
 
         self._tz = ZoneInfo(self.timezone)
-        self._week = tuple(spans(self.weekly.get(day, [])) for day in DAYS)  # type: ignore[call-overload]
+        self._week = tuple(spans(self.weekly.get(day, [])) for day in DAYS)
         self._holiday = {h.date: h.name for h in self.holidays}
         self._extra = {
             e.date: (e.name, spans(e.periods) if e.periods is not None else self._week[0])
@@ -352,7 +352,7 @@ CALENDAR_TIME = Calendar(
     id="24x7",
     name="Always open (calendar time, UTC)",
     timezone="UTC",
-    weekly={day: [("00:00", "24:00")] for day in DAYS},  # type: ignore[misc]
+    weekly={day: [("00:00", "24:00")] for day in DAYS},
 )
 
 

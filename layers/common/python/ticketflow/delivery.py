@@ -109,12 +109,13 @@ def deliver_to_customer(
     ``sms_segments``; the callback's JSON carries ``callback_extra`` too."""
     customer = ticket.customer
     route = route_to_customer(ticket)
-    if route == "email":
+    # The route implies its address is there; the checks only tell the type checker so.
+    if route == "email" and customer.email:
         result = _send_email(customer.email, subject=subject, text=text, html=html)
-    elif route == "sms":
+    elif route == "sms" and customer.phone:
         result = _send_sms(customer.phone, sms_text or text, segments=sms_segments)
-    elif route == "callback":
-        result = _post_callback(_callback_url(ticket), ticket, subject=subject, text=text, extra=callback_extra)
+    elif route == "callback" and (url := _callback_url(ticket)):
+        result = _post_callback(url, ticket, subject=subject, text=text, extra=callback_extra)
     else:
         result = DeliveryResult(channel="none")
     message = "customer message sent" if result.channel != "none" else "no route to the customer: nothing sent"

@@ -10,6 +10,7 @@ the minute (online, load) is ``AgentState``, kept apart from the profile.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -67,7 +68,7 @@ class Person(Document):
         return self.teams[0] if self.teams else None
 
 
-def _unique_ids(items: list[Team] | list[Person], collection: str) -> None:
+def _unique_ids(items: Sequence[Team | Person], collection: str) -> None:
     seen: set[str] = set()
     for index, item in enumerate(items):
         if item.id in seen:

@@ -198,7 +198,7 @@ def _close(ticket: Ticket, actor: Actor, cmd: commands.Close, now: datetime):
 
 def _reopen(ticket: Ticket, actor: Actor, cmd: commands.Reopen, now: datetime):
     assignee = ticket.assignee or (actor.id if actor.role is Role.AGENT else None)
-    changes = {
+    changes: dict[str, Any] = {
         "assignee": assignee,
         "team": ticket.team or (actor.primary_team if assignee == actor.id else None),
         "reopen_count": ticket.reopen_count + 1,

@@ -25,8 +25,9 @@ def worker(stage: Callable[[Envelope], None]) -> Callable[[dict, Any], dict]:
         stage(Envelope.model_validate_json(record.body))
 
     def handle(event: dict, context: Any) -> dict:
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+        # Lambda's partial batch response, {"batchItemFailures": [...]}, as a plain dict.
+        return dict(
+            process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
         )
 
     return handle

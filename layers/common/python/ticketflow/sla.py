@@ -25,7 +25,8 @@ from ticketflow.calendars import Calendar, default_calendars
 from ticketflow.clock import Timestamp, iso
 from ticketflow.configuration.document import Document
 
-TARGETS = ("first_response", "next_response", "resolution")
+Target = Literal["first_response", "next_response", "resolution"]
+TARGETS: tuple[Target, ...] = ("first_response", "next_response", "resolution")
 Level = Literal["warning", "breach", "escalation"]
 LEVELS: tuple[Level, ...] = ("warning", "breach", "escalation")
 
@@ -55,7 +56,7 @@ class Policy(Document):
     when: Conditions = Field(default_factory=Conditions)
     calendar: str
     business_hours: bool = True
-    targets: dict[Literal["first_response", "next_response", "resolution"], dict[str, float]]
+    targets: dict[Target, dict[str, float]]
 
 
 class Thresholds(Document):
@@ -185,13 +186,14 @@ def _calendar(state: SlaState) -> Calendar:
 
 def _schedule(clock: Clock, cal: Calendar, thresholds: Thresholds) -> None:
     """Absolute due, warning and escalation times from the open minutes left."""
-    assert clock.running_since is not None
+    since = clock.running_since
+    assert since is not None
     left = clock.minutes - clock.consumed
 
     def at(fraction: float) -> datetime:
-        return cal.add(clock.running_since, max(0.0, clock.minutes * fraction - clock.consumed))
+        return cal.add(since, max(0.0, clock.minutes * fraction - clock.consumed))
 
-    clock.due_at = cal.add(clock.running_since, max(0.0, left))
+    clock.due_at = cal.add(since, max(0.0, left))
     clock.warn_at = at(thresholds.warning_ratio)
     clock.escalate_at = at(thresholds.escalation_ratio)
 
@@ -280,7 +282,7 @@ def on_action(state: SlaState, action: str, *, status_after: str, now: datetime)
     return state
 
 
-def _restart(state: SlaState, target: str, cfg: SlaConfig, cal: Calendar, since: datetime) -> None:
+def _restart(state: SlaState, target: Target, cfg: SlaConfig, cal: Calendar, since: datetime) -> None:
     """A fresh clock for ``target`` running from ``since``, if the ticket's policy has that target."""
     minutes = _policy(cfg, state).targets.get(target, {}).get(state.priority or "P3")
     if minutes:

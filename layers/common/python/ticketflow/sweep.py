@@ -97,8 +97,15 @@ def process(ticket_id: str, now: datetime, report: SweepReport) -> None:
         report.redriven += 1
 
 
+_NOTICE_NAMES: dict[sla.Level, notifications.NoticeName] = {
+    "warning": "sla_warning",
+    "breach": "sla_breach",
+    "escalation": "sla_escalation",
+}
+
+
 def _send_notice(ticket: Ticket, notice: sla.Notice, now: datetime) -> bool:
-    plan = notifications.plan(f"sla_{notice.level}", ticket)  # disabled: nobody, but still recorded
+    plan = notifications.plan(_NOTICE_NAMES[notice.level], ticket)  # disabled: nobody, but still recorded
     people = plan.awake(now)
     if plan.people and not people:
         return False  # everyone is in quiet hours: the notice waits (the ticket stays due)

@@ -135,12 +135,13 @@ def classify(ticket: Ticket) -> Ticket | None:
 def expected_response(ticket: Ticket, language: str) -> str | None:
     """The first-response target of the ticket's SLA policy, in words (None: no clock runs,
     and the template says something neutral instead)."""
-    clock_ = ticket.sla.clocks.get("first_response") if ticket.sla else None
-    if clock_ is None:
+    state = ticket.sla
+    clock_ = state.clocks.get("first_response") if state else None
+    if state is None or clock_ is None:
         return None
     minutes = round(clock_.minutes)
     hours = minutes / 60
-    working = ticket.sla.business_hours
+    working = state.business_hours
     if language.startswith("en"):
         unit = "hours" if hours >= 1 else "minutes"
         return f"within {hours:g} {'working ' if working else ''}{unit}" if hours >= 1 else f"within {minutes} {unit}"

@@ -60,7 +60,8 @@ class Classifier:
     def classify(self, text: str, subject: str | None = None, customer_tier: str = "standard") -> Classification:
         if customer_tier not in ("standard", "vip"):
             raise ValueError(f'customer_tier: {customer_tier!r} is not "standard" or "vip"')
-        rules, reasons = self.rules, []
+        rules = self.rules
+        reasons: list[str] = []
         parts = [(normalize(text), 1.0)]
         if subject:
             parts.insert(0, (normalize(subject), rules.subject_weight))
@@ -94,7 +95,7 @@ class Classifier:
         for name in [subcategory, *secondary]:
             for phrase, weight in sorted(evidence[name].items(), key=lambda item: -item[1]):
                 reasons.append(f'关键词 "{phrase}" → {self._subcategories[name][0]}/{name} (+{weight:g})')
-        negated = (m.negated_by for m in [*(m for m, _ in topics), *signals] if m.negated_by)
+        negated = [m.negated_by for m, _ in topics if m.negated_by] + [m.negated_by for m in signals if m.negated_by]
         reasons.extend(f'negated: "{text}"' for text in dict.fromkeys(negated))
 
         priority = self._vip(self._priority(families, sub_rules.base_priority, reasons), customer_tier, reasons)

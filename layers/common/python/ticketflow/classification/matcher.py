@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ticketflow.classification.text import normalize
 
@@ -34,6 +34,8 @@ _SCOPE_ENDS = frozenset(',.;:!?。、\n()[]{}"')  # normalised text: full-width 
 _TOKENS = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")  # a word, or one Chinese character
 GAP = "…"  # in a phrase: up to MAX_GAP characters of anything but punctuation
 MAX_GAP = 8
+# A trie node: each next character maps to its node, and _END to the node's _Terminal.
+_Node = dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -65,7 +67,7 @@ class PhraseMatcher(Generic[Payload]):
         cues: dict[str, int],
         neutral: Iterable[str] = (),
     ) -> None:
-        self._root: dict[str, dict] = {}
+        self._root: _Node = {}
         for phrase, payload in phrases:
             terminal = self._terminal(phrase)
             if payload not in terminal.payloads:

@@ -33,8 +33,7 @@ def _tables() -> tuple[dict[int, int | None], frozenset[str]]:
     """The translation table for ``str.translate`` and the characters that are evidence of
     Traditional text. Loaded on first use (about a millisecond), once per container."""
     data = json.loads(TS_TABLE.read_text(encoding="utf-8"))
-    table: dict[int, int | None] = str.maketrans(data["traditional"], data["simplified"])
-    table.update(_DROPPED)
+    table: dict[int, int | None] = {**str.maketrans(data["traditional"], data["simplified"]), **_DROPPED}
     traditional_only = frozenset(data["traditional"]) - frozenset(data["shared"])
     return table, traditional_only
 

@@ -14,7 +14,7 @@ subcategory the classifier cannot produce): each would fail quietly at run time,
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -173,7 +173,7 @@ def validate(name: str, data: Any, *, field: str = "data") -> Any:
         raise _failed(details) from None
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
 

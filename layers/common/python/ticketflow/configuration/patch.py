@@ -10,6 +10,7 @@ not the whole list again.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -21,7 +22,7 @@ class PatchError(ValueError):
         self.index = index
 
 
-def pointer(path: list[str | int]) -> str:
+def pointer(path: Sequence[str | int]) -> str:
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer, SecurityScheme
 from aws_lambda_powertools.event_handler.router import Router
 from aws_lambda_powertools.shared.json_encoder import Encoder
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
@@ -34,12 +35,13 @@ from ticketflow.errors import (
 from ticketflow.observability import logger
 from ticketflow.privacy import redact_contacts
 
-SECURITY_SCHEMES = {
+SECURITY_SCHEMES: dict[str, SecurityScheme] = {
     "channel_key": APIKey(name="x-api-key", in_=APIKeyIn.header, description="A channel's API key"),
     "bearer": HTTPBearer(bearerFormat="JWT", description="Cognito ID token (locally: `ticketflow token`)"),
 }
-CHANNEL = [{"channel_key": []}]
-PERSON = [{"bearer": []}]
+# A route's `security`: the scheme names above, with no scopes.
+CHANNEL: list[dict[str, list[str]]] = [{"channel_key": []}]
+PERSON: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def error_response(error: TicketflowError) -> Response:
@@ -115,7 +117,7 @@ def _field(loc: tuple | list) -> str:
     return ".".join(parts) or "body"
 
 
-def validation_error(errors: list[dict[str, Any]]) -> TicketflowError:
+def validation_error(errors: Sequence[Mapping[str, Any]]) -> TicketflowError:
     if any(e.get("type") == "json_invalid" for e in errors):
         return InvalidJson("the request body is not valid JSON", details=[{"field": "body", "message": "invalid JSON"}])
     details = [

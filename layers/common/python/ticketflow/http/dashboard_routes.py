@@ -5,6 +5,7 @@ with the supervisor's token (see ticketflow.reports.dashboard).
 """
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponseContentSchema
 from aws_lambda_powertools.event_handler.router import Router
 
 from ticketflow.reports import dashboard
@@ -12,7 +13,7 @@ from ticketflow.reports import dashboard
 router = Router()
 
 
-_TEXT = {"schema": {"type": "string"}}
+_TEXT: OpenAPIResponseContentSchema = {"schema": {"type": "string"}}
 
 
 @router.get(

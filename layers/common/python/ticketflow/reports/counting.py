@@ -121,14 +121,15 @@ def _backlog(counts: Tally, before: Ticket | None, after: Ticket, now: datetime)
     old, new = _waiting(before), _waiting(after)
     created, today = business_day(after.created_at), business_day(now)
     for name in DIMENSIONS:
-        if old[name] == new[name]:
+        old_value, new_value = old[name], new[name]
+        if old_value == new_value:
             continue
-        if old[name] is not None:
-            counts.add(OPEN, created, [(name, old[name])], {"open": -1})
-            counts.add(DAY, today, [(name, old[name])], {"backlog_out": 1})
-        if new[name] is not None:
-            counts.add(OPEN, created, [(name, new[name])], {"open": 1})
-            counts.add(DAY, today, [(name, new[name])], {"backlog_in": 1})
+        if old_value is not None:
+            counts.add(OPEN, created, [(name, old_value)], {"open": -1})
+            counts.add(DAY, today, [(name, old_value)], {"backlog_out": 1})
+        if new_value is not None:
+            counts.add(OPEN, created, [(name, new_value)], {"open": 1})
+            counts.add(DAY, today, [(name, new_value)], {"backlog_in": 1})
 
 
 def _auto_replied(ticket: Ticket) -> bool:

@@ -47,8 +47,8 @@ def kpis(c: Mapping[str, int]) -> dict[str, Any]:
     for target in SLA_TARGETS:
         met, breached = n(f"sla_{target}_met"), n(f"sla_{target}_breached")
         sla[target] = {"met": met, "breached": breached, "compliance": ratio(met, met + breached)}
-    met = sum(t["met"] for t in sla.values())
-    breached = sum(t["breached"] for t in sla.values())
+    met = sum(n(f"sla_{target}_met") for target in SLA_TARGETS)
+    breached = sum(n(f"sla_{target}_breached") for target in SLA_TARGETS)
     sla["all"] = {"met": met, "breached": breached, "compliance": ratio(met, met + breached)}
     return {
         "tickets": {name: n(name) for name in COUNTS},

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from ticketflow import clock, runtime_config
@@ -157,7 +158,7 @@ def timeseries(chosen: Selection, period: Period) -> dict[str, Any]:
 def _people(team: str | None) -> list:
     teams = [team] if team else directory_store.team_ids()
     seen: dict[str, Any] = {}
-    for members in _parallel([lambda t=t: directory_store.team_members(t) for t in teams]):
+    for members in _parallel([partial(directory_store.team_members, t) for t in teams]):
         for person in members:
             if person.role in (Role.AGENT, Role.SUPERVISOR):
                 seen.setdefault(person.id, person)
@@ -171,7 +172,7 @@ def agents(period: Period, team: str | None = None) -> dict[str, Any]:
     people = _people(team)
     total = Selection("TEAM", team) if team else Selection("ALL", "")
     reads = _parallel(
-        [lambda: _read(total, period, now)] + [lambda p=p: _read(Selection("AGENT", p.id), period, now) for p in people]
+        [partial(_read, total, period, now)] + [partial(_read, Selection("AGENT", p.id), period, now) for p in people]
     )
     rows = [_agent_row(person, read, period) for person, read in zip(people, reads[1:], strict=True)]
     totals = _agent_row(None, reads[0], period)
@@ -235,9 +236,10 @@ def surveys(chosen: Selection, period: Period, by: str | None = None) -> dict[st
     if by is not None and chosen.dimension != "ALL":
         raise ValidationFailed.field("by", "a breakdown covers everything: leave out the filter, or leave out by")
     values = values_of(by) if by else []
+    dimension = by.upper() if by else ""
     reads = _parallel(
-        [lambda: stats.read(chosen.dimension, chosen.value, period.first, period.last)]
-        + [lambda v=v: stats.read(by.upper(), v, period.first, period.last) for v in values]  # type: ignore[union-attr]
+        [partial(stats.read, chosen.dimension, chosen.value, period.first, period.last)]
+        + [partial(stats.read, dimension, v, period.first, period.last) for v in values]
     )
     days = reads[0]
     report = {

@@ -40,13 +40,13 @@ from ticketflow.classification import ClassificationRules, Classifier
 from ticketflow.clock import Timestamp
 from ticketflow.knowledge import KnowledgeBase
 from ticketflow.models import Ticket
-from ticketflow.sla import Pause, Policy, SlaConfig
+from ticketflow.sla import Pause, Policy, SlaConfig, Target
 from ticketflow.triage import NO_AUTO_REPLY_CATEGORIES, NO_AUTO_REPLY_PRIORITIES
 
 # The kinds of configuration a replay reads, in the order they are built.
 KINDS = ("classification", "knowledge", "routing", "sla", "calendars")
 # The clocks that start with a ticket (next response only starts when a customer answers).
-TARGETS = ("first_response", "resolution")
+TARGETS: tuple[Target, ...] = ("first_response", "resolution")
 ALWAYS_OPEN = "24x7"
 
 TargetResult = Literal["met", "breached", "open", "stopped"]
@@ -159,7 +159,7 @@ def _clocks(ticket: Ticket, rules: Rules, policy: Policy, priority: str, now: da
     calendar = rules.calendar_for(policy)
     pausing = {target for targets in rules.sla.pause.values() for target in targets}
     stored = ticket.sla.clocks if ticket.sla else {}
-    clocks = {}
+    clocks: dict[str, TargetOutcome] = {}
     for target in TARGETS:
         minutes = policy.targets.get(target, {}).get(priority)
         if not minutes:

@@ -55,7 +55,7 @@ class Moved(BaseModel):
     priority: PriorityMoves = Field(default_factory=PriorityMoves)
     team: int = 0
     auto_reply: AutoReplyMoves = Field(default_factory=AutoReplyMoves)
-    sla: dict[str, SlaMoves] = Field(default_factory=lambda: {target: SlaMoves() for target in TARGETS})
+    sla: dict[str, SlaMoves] = Field(default_factory=lambda: {str(target): SlaMoves() for target in TARGETS})
 
 
 class Sample(BaseModel):
@@ -95,7 +95,7 @@ def _tables() -> list[str]:
 # ---------------------------------------------------------------- adding one ticket
 
 
-def subject_of(ticket: Ticket) -> str | None:
+def subject_of(ticket: Ticket) -> str:
     text = " ".join((ticket.subject or ticket.description or "").split())
     text = _DIGITS.sub("[number]", _EMAIL.sub("[email]", text))
     return text if len(text) <= SUBJECT_CHARS else text[: SUBJECT_CHARS - 1] + "…"

@@ -350,7 +350,7 @@ def process(envelope: Envelope) -> None:
     """One message of the simulate queue: replay one slice and merge it into the run."""
     run_id, number = envelope.data.get("run_id"), envelope.data.get("slice")
     run, proposal = store.get_with_proposal(run_id) if run_id and isinstance(number, int) else (None, None)
-    if run is None or proposal is None:
+    if not run_id or not isinstance(number, int) or run is None or proposal is None:
         logger.warning("no such simulation; dropping the message", extra={"run_id": run_id, "type": envelope.type})
         return
     if run["status"] not in store.ACTIVE:

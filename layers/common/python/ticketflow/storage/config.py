@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,7 +168,7 @@ class ConditionFailed(Exception):
     """One of the ``also`` items' conditions failed (e.g. a proposal no longer pending)."""
 
 
-def write(new: Version, *, expected: int, also: list[dict[str, Any]] = ()) -> None:
+def write(new: Version, *, expected: int, also: Sequence[dict[str, Any]] = ()) -> None:
     """Make ``new`` the live version if the live one is still ``expected``; StaleVersion if not.
 
     ``also``: more transaction items that must commit with it (a proposal's decision); their

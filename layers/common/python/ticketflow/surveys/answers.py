@@ -47,9 +47,12 @@ class SurveyAnswer(BaseModel):
         return {d: getattr(self, d) for d in DIMENSIONS}
 
 
+LinkState = Literal["open", "answered", "expired", "unknown"]
+
+
 @dataclass(frozen=True)
 class Link:
-    state: Literal["open", "answered", "expired", "unknown"]
+    state: LinkState
     language: str | None = None
     number: str | None = None
     expires: str | None = None
@@ -64,7 +67,9 @@ def open_link(token: str, now: datetime | None = None) -> Link:
     if item is None:
         return Link("unknown")
     now = now or clock.now()
-    state = "answered" if item.get("answered_at") else "expired" if item["expires"] <= clock.iso(now) else "open"
+    state: LinkState = (
+        "answered" if item.get("answered_at") else "expired" if item["expires"] <= clock.iso(now) else "open"
+    )
     return Link(state, item.get("language"), item.get("number"), item["expires"], item["ticket_id"])
 
 
@@ -74,6 +79,7 @@ def submit(token: str, answer: SurveyAnswer, now: datetime | None = None, *, lin
     now = now or clock.now()
     link = link or open_link(token, now)
     refuse_unless_open(link)
+    assert link.ticket_id is not None  # an open link always names its ticket (open_link)
     low = min(answer.scores.values()) <= rules().low_score
 
     def update(current: Ticket) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -259,7 +260,7 @@ def _choice(
     )
 
 
-def field_errors(lang: str, problems: list[dict[str, Any]], values: dict[str, str]) -> dict[str, str]:
+def field_errors(lang: str, problems: Sequence[Mapping[str, Any]], values: dict[str, str]) -> dict[str, str]:
     """Pydantic's errors as one message per question, in the page's language."""
     t, found = TEXT[lang], {}
     for problem in problems:
