@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11+, Node/npm and Java are on it):
 #   make dev    the whole stack on this machine (ticketflow dev on the embedded AWS emulator)
-#   make test   lint, then every test suite (unit, integration, e2e, infra; integration again on DynamoDB Local)
+#   make test   lint (ruff, mypy, dependency audit), then every test suite (unit, integration, e2e, infra; integration again on DynamoDB Local)
 # Both create .venv and install the pinned dependencies on first use.
 
 PYTHON ?= python3
@@ -35,6 +35,8 @@ dev: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check --quiet .
+	$(BIN)/mypy
+	$(BIN)/python -m infra.dependency_audit  # known vulnerabilities in what we pin (PyPI's advisory data)
 	$(BIN)/pytest
 	$(BIN)/pytest tests/integration --dynamodb=local -q  # again, every table in AWS's DynamoDB Local
 
@@ -58,4 +60,4 @@ events: $(STAMP)
 	$(BIN)/python events/generate.py
 
 clean:
-	rm -rf $(VENV) cdk.out .cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) cdk.out .cache .pytest_cache .ruff_cache .mypy_cache

@@ -247,13 +247,13 @@ def inject(
 
     client.meta.events.register(event, before_send)
     saved_time, saved_acquire = botocore.endpoint.time, TokenBucket.acquire
-    botocore.endpoint.time = _ScaledTime(backoff_scale)  # type: ignore[assignment]
-    TokenBucket.acquire = _acquire_without_waiting  # type: ignore[method-assign]
+    botocore.endpoint.time = _ScaledTime(backoff_scale)
+    TokenBucket.acquire = _acquire_without_waiting
     try:
         yield injection
     finally:
-        botocore.endpoint.time = saved_time  # type: ignore[assignment]
-        TokenBucket.acquire = saved_acquire  # type: ignore[method-assign]
+        botocore.endpoint.time = saved_time
+        TokenBucket.acquire = saved_acquire
         client.meta.events.unregister(event, before_send)
         _rate_recovered(client)
         if _CHARGED[0] is injection:
@@ -305,6 +305,12 @@ class Poller:
         self.dlq_url = self.sqs.get_queue_url(QueueName=dlq_arn.rsplit(":", 1)[1])["QueueUrl"]
         self.handler = handler_module(function).handler
         self.invocations = 0
+
+    def poll_one(self, batch_size: int = 10) -> Poll:
+        """Like ``poll``, when the test knows a message is waiting."""
+        polled = self.poll(batch_size)
+        assert polled is not None, "nothing was waiting on the queue"
+        return polled
 
     def poll(self, batch_size: int = 10) -> Poll | None:
         """One receive and one invocation; None if the queue had nothing visible."""

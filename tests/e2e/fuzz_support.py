@@ -21,7 +21,7 @@ from tests.e2e.conftest import LocalStack
 SUPERVISOR = ("sup-1", "supervisor")
 LINK = re.compile(r"/surveys/([A-Za-z0-9_-]+)")
 # (channel, customer, text): they classify to each team, in Chinese and English.
-TICKETS = [
+TICKETS: list[tuple[str, dict[str, str], str]] = [
     ("email", {"name": "王芳", "email": "wang.fang@example.com"}, "发票抬头开错了，麻烦重新开一张。"),
     ("web", {"name": "周杰", "phone": "13800138000"}, "我的订单2024031000123三天了还没发货，急用！"),
     ("web", {"name": "Emma Li", "email": "emma.li@example.com"}, "How do I change the delivery address of my order?"),
@@ -30,7 +30,7 @@ TICKETS = [
     ("sms", {"name": "韩梅梅", "phone": "13900139000"}, "快递显示已签收但我没收到包裹"),
 ]
 # What each prepared ticket's assignee does to it: one ticket in each status people reach.
-ACTIONS = [
+ACTIONS: list[list[tuple[str, dict[str, str] | None]]] = [
     [
         ("accept", None),
         ("reply", {"body": "您好，发票已重开。"}),
@@ -57,8 +57,8 @@ def prepare(stack: LocalStack) -> dict[str, Any]:
     for ticket, actions in zip(tickets, ACTIONS, strict=True):
         current = _as(stack, SUPERVISOR, "GET", f"/tickets/{ticket['id']}").json()
         owner = (current["assignee"], "agent") if current["assignee"] else SUPERVISOR
-        for action, body in actions:
-            response = _as(stack, owner, "POST", f"/tickets/{ticket['id']}/{action}", json=body)
+        for action, action_body in actions:
+            response = _as(stack, owner, "POST", f"/tickets/{ticket['id']}/{action}", json=action_body)
             assert response.status_code == 200, (action, response.text)
     _settle(stack)
 

@@ -595,7 +595,7 @@ def test_credentials_are_checked_before_the_request(world):
     hears 403 before anything about If-Match."""
     w = world
     k = "/admin/config/knowledge"
-    garbage = {"data": b"{not json", "headers": {"Content-Type": "application/json"}}
+    garbage: dict[str, Any] = {"data": b"{not json", "headers": {"Content-Type": "application/json"}}
     for identity in (ANONYMOUS, CHANNEL, EXPIRED, FORGED_NONE):
         assert _as(w, identity, "PUT", k, **garbage).status_code == 401, identity
         assert _as(w, identity, "POST", "/admin/import", **garbage).status_code == 401, identity
@@ -603,7 +603,7 @@ def test_credentials_are_checked_before_the_request(world):
         assert _as(w, identity, "POST", "/tickets", **garbage).status_code == 403, identity
 
     # Well-formed writes without If-Match: 428 to an admin, 403 to those who may not write.
-    writes = [
+    writes: list[tuple[str, str, dict[str, Any]]] = [
         ("PUT", k, {"json": {"data": {}, "reason": "matrix"}}),
         ("PATCH", k, {"json": {"patch": [{"op": "test", "path": "/articles", "value": []}], "reason": "matrix"}}),
         ("PUT", f"{k}/items/no-such-article", {"json": {"item": {}, "reason": "matrix"}}),
