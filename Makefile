@@ -37,8 +37,8 @@ test: $(STAMP) browser
 	$(BIN)/ruff format --check --quiet .
 	$(BIN)/mypy
 	$(BIN)/python -m infra.dependency_audit  # known vulnerabilities in what we pin (PyPI's advisory data)
-	$(BIN)/pytest
-	$(BIN)/pytest tests/integration --dynamodb=local -q  # again, every table in AWS's DynamoDB Local
+	$(BIN)/pytest -n 2  # two workers: the CI machine has 2 cores
+	$(BIN)/pytest -n 2 tests/integration --dynamodb=local -q  # again, every table in AWS's DynamoDB Local
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .
