@@ -20,7 +20,6 @@ from ticketflow.directory import Role
 from ticketflow.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationFailed
 from ticketflow.lifecycle import Action, next_status
 from ticketflow.models import CloseReason, HistoryEntry, Status, SurveyState, Ticket, TicketPage, TicketWithHistory
-from ticketflow.numbering import PREFIX
 from ticketflow.reports.definitions import definitions
 from ticketflow.storage import directory as directory_store
 from ticketflow.storage import tickets as ticket_store
@@ -30,18 +29,8 @@ _ATTEMPTS = 4
 OUTBOUND_QUEUE = "outbound"
 
 
-def _resolve_id(ticket_ref: str) -> str:
-    """Tickets are addressed by id or by number (CS…)."""
-    if ticket_ref.startswith(PREFIX) and ticket_ref[len(PREFIX) :].isdigit():
-        found = ticket_store.id_for_number(ticket_ref)
-        if found is None:
-            raise NotFound(f"no ticket numbered {ticket_ref}")
-        return found
-    return ticket_ref
-
-
 def get(ticket_ref: str, actor: Actor) -> TicketWithHistory:
-    ticket, history = ticket_store.get_with_history(_resolve_id(ticket_ref))
+    ticket, history = ticket_store.get_with_history(ticket_store.resolve_ref(ticket_ref))
     if ticket is None:
         raise NotFound(f"no ticket {ticket_ref}")
     access.check(actor, None, ticket)
@@ -102,7 +91,7 @@ def list_tickets(
 
 
 def sla_view(ticket_ref: str, actor: Actor) -> dict[str, Any]:
-    ticket = ticket_store.get(_resolve_id(ticket_ref))
+    ticket = ticket_store.get(ticket_store.resolve_ref(ticket_ref))
     if ticket is None:
         raise NotFound(f"no ticket {ticket_ref}")
     access.check(actor, None, ticket)
@@ -285,7 +274,7 @@ def _track_handle_time(before: Ticket, after: Ticket, now: datetime) -> None:
 
 
 def perform(ticket_ref: str, actor: Actor, action: Action, command: Any) -> Ticket:
-    ticket_id = _resolve_id(ticket_ref)
+    ticket_id = ticket_store.resolve_ref(ticket_ref)
     for _ in range(_ATTEMPTS):
         ticket = ticket_store.get(ticket_id)
         if ticket is None:

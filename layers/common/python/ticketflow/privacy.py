@@ -55,9 +55,9 @@ from ticketflow.models import (
     Ticket,
     TicketWithHistory,
 )
-from ticketflow.numbering import PREFIX
 from ticketflow.observability import count, logger
 from ticketflow.storage import privacy as privacy_store
+from ticketflow.storage import surveys as survey_store
 from ticketflow.storage import tickets as ticket_store
 
 MARKER = "[erased]"
@@ -235,16 +235,6 @@ def erased_ticket(ticket: Ticket, now: datetime, scrubber: Scrubber) -> Ticket:
 # ---------------------------------------------------------------- erasing
 
 
-def _resolve_id(ticket_ref: str) -> str:
-    """Tickets are addressed by id or by number (CS…), as everywhere in the API."""
-    if ticket_ref.startswith(PREFIX) and ticket_ref[len(PREFIX) :].isdigit():
-        found = ticket_store.id_for_number(ticket_ref)
-        if found is None:
-            raise NotFound(f"no ticket numbered {ticket_ref}")
-        return found
-    return ticket_ref
-
-
 def _view(ticket_id: str) -> TicketWithHistory:
     ticket, history = ticket_store.get_with_history(ticket_id)
     assert ticket is not None
@@ -280,7 +270,7 @@ def _recovery(ticket: Ticket) -> Ticket | None:
 def _scrub_beside(ticket: Ticket, scrubber: Scrubber) -> int:
     """Everything of the ticket's partition but the ticket item; how many items were rewritten."""
     rewritten = []
-    for item in privacy_store.partition(ticket.id):
+    for item in ticket_store.partition(ticket.id):
         sk = item["sk"]
         if sk.startswith("HIST#"):
             erased = history_item(item, scrubber)
@@ -300,7 +290,7 @@ def erase(ticket_ref: str, actor: Actor, request: EraseRequest) -> TicketWithHis
     while its recovery ticket is open. Again on an erased ticket: its state, nothing written."""
     if actor.role is not Role.ADMIN:
         raise Forbidden("only an admin can erase a ticket's personal data")
-    ticket_id = _resolve_id(ticket_ref)
+    ticket_id = ticket_store.resolve_ref(ticket_ref)
     for _ in range(_ATTEMPTS):
         ticket = ticket_store.get(ticket_id)
         if ticket is None:
@@ -324,7 +314,7 @@ def erase(ticket_ref: str, actor: Actor, request: EraseRequest) -> TicketWithHis
         # winning the race with this write leaves its history scrubbed and the ticket open.)
         items = _scrub_beside(ticket, scrubber)
         privacy_store.delete_idempotency_record(ticket.id)
-        privacy_store.release_survey_cooldown(ticket.customer.id, ticket.id)
+        survey_store.release_customer(ticket.customer.id, ticket.id)
         privacy_store.scrub_simulation_samples(ticket.id, lambda sample: {"subject": MARKER})
         now = clock.now()
         after = erased_ticket(ticket, now, scrubber)

@@ -34,6 +34,7 @@ from ticketflow.errors import (
 )
 from ticketflow.observability import logger
 from ticketflow.privacy import redact_contacts
+from ticketflow.storage import dynamo
 
 SECURITY_SCHEMES: dict[str, SecurityScheme] = {
     "channel_key": APIKey(name="x-api-key", in_=APIKeyIn.header, description="A channel's API key"),
@@ -95,7 +96,7 @@ def dependency_failure(error: ClientError | BotoCoreError) -> Response:
     refusal is our bug: 500. Never the provider's message, which can quote what we sent."""
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
-        reasons = {r.get("Code") for r in error.response.get("CancellationReasons") or []} - {"None", None}
+        reasons = dynamo.cancellation_reasons(error)
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
         busy = code in _BUSY_CODES or status >= 500 or (bool(reasons) and reasons <= {"TransactionConflict"})
     else:  # the SDK gave up on the connection (refused, timed out); a bad parameter is our bug

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -60,6 +61,26 @@ def table_name() -> str:
     return settings().table_name
 
 
+def query_all(**request: Any) -> Iterator[dict[str, Any]]:
+    """Every item a Query (or a Scan-free index query) returns, following LastEvaluatedKey."""
+    while True:
+        response = client().query(**request)
+        yield from response["Items"]
+        if "LastEvaluatedKey" not in response:
+            return
+        request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+
+
+def condition_failed(error: ClientError) -> bool:
+    """A conditional write refused because its condition did not hold (not a fault)."""
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def cancellation_reasons(error: ClientError) -> set[str]:
+    """Why a transaction was cancelled, without the "None" of the items that were fine."""
+    return {str(r.get("Code")) for r in error.response.get("CancellationReasons") or []} - {"None"}
+
+
 _CONFLICT_ATTEMPTS = 5
 
 
@@ -73,7 +94,6 @@ def transact(items: list[dict[str, Any]]) -> None:
             client().transact_write_items(TransactItems=items)
             return
         except ClientError as error:
-            reasons = {r.get("Code") for r in error.response.get("CancellationReasons") or []} - {"None", None}
-            if reasons != {"TransactionConflict"} or attempt == _CONFLICT_ATTEMPTS - 1:
+            if cancellation_reasons(error) != {"TransactionConflict"} or attempt == _CONFLICT_ATTEMPTS - 1:
                 raise
             time.sleep(random.uniform(0, 0.02 * 2**attempt))

@@ -6,11 +6,13 @@ items, each from the ticket's id or its customer's id, without a Scan:
     TICKET#<id> / HIST#…             the audit trail: rewritten in place with personal values
                                      replaced (the one exception to "history is append-only")
     TICKET#<id> / OUT#…              reply receipts: their masked recipient
+                                     (both read with ``storage.tickets.partition``)
     IDEMPOTENCY#ticket#<id>          intake's stored first answer (the whole ticket as posted,
                                      customer included): deleted
-    CUST#<customer id> / SURVEY      the survey cooldown, when this ticket holds it (its key is
-                                     the customer's id): deleted
     SIM#<run> / RUN                  what-if replays whose samples show this ticket's subject
+
+(The survey cooldown ``CUST#<customer id> / SURVEY`` is given back by
+``storage.surveys.release_customer``, as when a survey fails to go.)
 
 Every rewrite is conditional on the item still being there (and a replay's result on not
 having moved on since it was read), so erasing never creates an item or undoes a write made
@@ -37,27 +39,6 @@ def idempotency_key(ticket_id: str) -> str:
     return f"ticket#{ticket_id}"
 
 
-def _failed_condition(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
-
-
-def partition(ticket_id: str) -> list[dict[str, Any]]:
-    """Every item under ``TICKET#<id>`` (ticket, history, receipts, claims), as plain data."""
-    found: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": dynamo.table_name(),
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": f"TICKET#{ticket_id}"}},
-        "ConsistentRead": True,
-    }
-    while True:
-        response = dynamo.client().query(**kwargs)
-        found += [dynamo.from_item(item) for item in response["Items"]]
-        if "LastEvaluatedKey" not in response:
-            return found
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-
 def rewrite(items: list[dict[str, Any]]) -> int:
     """Put each item back as given, only where it still exists; how many were written."""
     written = 0
@@ -68,7 +49,7 @@ def rewrite(items: list[dict[str, Any]]) -> int:
             )
             written += 1
         except ClientError as error:
-            if not _failed_condition(error):
+            if not dynamo.condition_failed(error):
                 raise
     return written
 
@@ -85,37 +66,14 @@ def delete_idempotency_record(ticket_id: str) -> bool:
     return "Attributes" in response
 
 
-def release_survey_cooldown(customer_id: str, ticket_id: str) -> bool:
-    """Delete the customer's survey cooldown if this ticket holds it (it links the customer's id
-    to the ticket). One held by another of their tickets is that ticket's, and stays."""
-    try:
-        dynamo.client().delete_item(
-            TableName=dynamo.table_name(),
-            Key={"pk": {"S": f"CUST#{customer_id}"}, "sk": {"S": "SURVEY"}},
-            ConditionExpression="ticket_id = :ticket",
-            ExpressionAttributeValues={":ticket": {"S": ticket_id}},
-        )
-        return True
-    except ClientError as error:
-        if not _failed_condition(error):
-            raise
-        return False
-
-
 def _run_ids() -> list[str]:
-    ids: list[str] = []
-    kwargs: dict[str, Any] = {
-        "TableName": dynamo.table_name(),
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {":pk": {"S": simulation_store.LIST_PK}, ":prefix": {"S": "RUN#"}},
-        "ProjectionExpression": "id",
-    }
-    while True:
-        response = dynamo.client().query(**kwargs)
-        ids += [item["id"]["S"] for item in response["Items"]]
-        if "LastEvaluatedKey" not in response:
-            return ids
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    items = dynamo.query_all(
+        TableName=dynamo.table_name(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": {"S": simulation_store.LIST_PK}, ":prefix": {"S": "RUN#"}},
+        ProjectionExpression="id",
+    )
+    return [item["id"]["S"] for item in items]
 
 
 def scrub_simulation_samples(ticket_id: str, scrub: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
@@ -156,6 +114,6 @@ def scrub_simulation_samples(ticket_id: str, scrub: Callable[[dict[str, Any]], d
                 rewritten += 1
                 break
             except ClientError as error:
-                if not _failed_condition(error):
+                if not dynamo.condition_failed(error):
                     raise
     return rewritten

@@ -75,22 +75,12 @@ class Tally:
 
 
 def _query(dimension: str, value: str, first: str, last: str) -> list[dict[str, Any]]:
-    kwargs: dict[str, Any] = {
-        "TableName": dynamo.table_name(),
-        "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
-        "ExpressionAttributeValues": {
-            ":pk": {"S": pk(dimension, value)},
-            ":first": {"S": first},
-            ":last": {"S": last},
-        },
-    }
-    found = []
-    while True:
-        response = dynamo.client().query(**kwargs)
-        found += [dynamo.from_item(item) for item in response["Items"]]
-        if "LastEvaluatedKey" not in response:
-            return found
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    items = dynamo.query_all(
+        TableName=dynamo.table_name(),
+        KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
+        ExpressionAttributeValues={":pk": {"S": pk(dimension, value)}, ":first": {"S": first}, ":last": {"S": last}},
+    )
+    return [dynamo.from_item(item) for item in items]
 
 
 def _by_day(items: list[dict[str, Any]]) -> dict[date, dict[str, int]]:

@@ -81,7 +81,7 @@ def claim_customer(customer_id: str, ticket_id: str, now: datetime, cooldown: ti
         )
         return None
     except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        if not dynamo.condition_failed(error):
             raise
     response = dynamo.client().get_item(TableName=dynamo.table_name(), Key=key, ConsistentRead=True)
     return dynamo.from_item(response.get("Item") or {}) or {"ticket_id": None, "last_sent_at": None}
@@ -98,5 +98,5 @@ def release_customer(customer_id: str, ticket_id: str) -> None:
             ExpressionAttributeValues={":ticket": {"S": ticket_id}},
         )
     except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        if not dynamo.condition_failed(error):
             raise

@@ -19,8 +19,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ticketflow import clock
-from ticketflow.errors import BadRequest, ConcurrentUpdate, Conflict
+from ticketflow.errors import BadRequest, ConcurrentUpdate, Conflict, NotFound
 from ticketflow.models import HistoryEntry, Status, Ticket
+from ticketflow.numbering import PREFIX
 from ticketflow.storage import directory as directory_store
 from ticketflow.storage import dynamo
 from ticketflow.storage.schema import INDEX_BY_NAME
@@ -214,31 +215,42 @@ def get(ticket_id: str) -> Ticket | None:
     return _to_ticket(response["Item"]) if "Item" in response else None
 
 
+def partition(ticket_id: str) -> list[dict[str, Any]]:
+    """Every item under ``TICKET#<id>`` (ticket, history, receipts, claims) as plain data, in
+    one consistent Query (HIST#… sorts before META and OUT#…)."""
+    items = dynamo.query_all(
+        TableName=dynamo.table_name(),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"TICKET#{ticket_id}"}},
+        ConsistentRead=True,
+    )
+    return [dynamo.from_item(item) for item in items]
+
+
 def get_with_history(ticket_id: str) -> tuple[Ticket | None, list[HistoryEntry]]:
-    """The ticket and its whole history in one Query over its partition (HIST#… sorts before META
-    and OUT#…; delivery receipts are attached to the entries they belong to)."""
+    """The ticket and its whole history in one Query over its partition (delivery receipts are
+    attached to the entries they belong to)."""
     ticket, history, receipts = None, [], {}
-    kwargs: dict[str, Any] = {
-        "TableName": dynamo.table_name(),
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": f"TICKET#{ticket_id}"}},
-        "ConsistentRead": True,
-    }
-    while True:
-        response = dynamo.client().query(**kwargs)
-        for item in response["Items"]:
-            data = dynamo.from_item(item)
-            if data["sk"] == "META":
-                ticket = Ticket.model_validate(data)
-            elif data["sk"].startswith("HIST#"):
-                history.append(HistoryEntry.model_validate(data))
-            elif data["sk"].startswith("OUT#"):
-                receipts[int(data["sk"][4:])] = {k: data.get(k) for k in ("state", "channel", "recipient", "at")}
-        if "LastEvaluatedKey" not in response:
-            for entry in history:
-                entry.delivery = receipts.get(entry.version)
-            return ticket, history
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    for data in partition(ticket_id):
+        if data["sk"] == "META":
+            ticket = Ticket.model_validate(data)
+        elif data["sk"].startswith("HIST#"):
+            history.append(HistoryEntry.model_validate(data))
+        elif data["sk"].startswith("OUT#"):
+            receipts[int(data["sk"][4:])] = {k: data.get(k) for k in ("state", "channel", "recipient", "at")}
+    for entry in history:
+        entry.delivery = receipts.get(entry.version)
+    return ticket, history
+
+
+def resolve_ref(ticket_ref: str) -> str:
+    """Tickets are addressed by id or by number (CS…), everywhere in the API."""
+    if ticket_ref.startswith(PREFIX) and ticket_ref[len(PREFIX) :].isdigit():
+        found = id_for_number(ticket_ref)
+        if found is None:
+            raise NotFound(f"no ticket numbered {ticket_ref}")
+        return found
+    return ticket_ref
 
 
 def put_delivery(ticket_id: str, version: int, receipt: dict[str, Any]) -> None:
