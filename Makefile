@@ -11,7 +11,7 @@ ARGS ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export CDK_DISABLE_VERSION_CHECK = 1
 
-.PHONY: setup browser dev test lint unit synth bench events clean
+.PHONY: setup browser dev test lint unit synth bench load load-peer events clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,16 @@ bench: $(STAMP)
 	$(BIN)/python -W ignore bench/aws_requests.py
 	$(BIN)/python bench/survey_page.py
 	$(BIN)/python -W ignore bench/reports.py
+
+# The load test's long form: 5,000 tickets from 20 channels against `ticketflow dev` (~20 min on
+# 2 cores; e.g. ARGS="--tickets 1000 --sweep-every 3600"). make test runs its short form.
+load: $(STAMP)
+	$(BIN)/python bench/load.py $(ARGS)
+
+# The same tickets through django-helpdesk 2.6.1, in its own venv under .cache/peers/.
+load-peer: $(STAMP)
+	bash bench/peers/django_helpdesk/install.sh
+	$(BIN)/python bench/load.py --peer django-helpdesk $(ARGS)
 
 events: $(STAMP)
 	$(BIN)/python events/generate.py
