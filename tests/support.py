@@ -159,3 +159,15 @@ def stored_team(team_id: str) -> Team:
     team = directory_store.get_team(team_id)
     assert team is not None, f"no team {team_id}"
     return team
+
+
+def nobody_free() -> None:
+    """Every agent goes offline: new tickets wait in their team queues (the sweep, which fills
+    the queues every run, then assigns nothing), so their notices go to the supervisors."""
+    from ticketflow.directory import Role
+    from ticketflow.storage import directory as directory_store
+
+    for team in directory_store.team_ids():
+        for person in directory_store.team_members(team):
+            if person.role is Role.AGENT:
+                directory_store.set_availability(person.id, online=False)

@@ -8,8 +8,8 @@ import time
 from datetime import timedelta
 
 from tests.conftest import drain, sent_email, sqs_batch
-from tests.support import Api, invoke, new_ticket, stored_person, stored_ticket
-from ticketflow import assignment, sweep
+from tests.support import Api, invoke, new_ticket, nobody_free, stored_person, stored_ticket
+from ticketflow import assignment, clock, sweep
 from ticketflow.storage import directory as directory_store
 from ticketflow.storage import tickets as ticket_store
 
@@ -121,6 +121,61 @@ def test_a_forgotten_new_ticket_is_redriven_once_per_period(stack):
     assert [m["data"]["ticket_id"] for m in drain(stack["TICKETFLOW_QUEUE_CLASSIFY_URL"])] == [tid]
 
 
+def due_anywhere(tid: str, at) -> bool:
+    return any(tid in ticket_store.due(shard, at) for shard in range(8))
+
+
+def test_a_backlog_waiting_for_room_costs_the_sweep_one_look_per_team(stack):
+    """Tickets waiting in a full team queue are not re-driven one by one (that storm never
+    settled under a load test's backlog): they stay out of the sweep's index and are written
+    by nobody until an agent has room; then the sweep's fill assigns them, lost messages or not."""
+    nobody_free()
+    waiting = [classified(stack, "这款耳机支持降噪吗？") for _ in range(4)]
+    drain(stack["TICKETFLOW_QUEUE_ASSIGN_URL"])  # their ticket.classified messages: lost
+    start = max(created_at(t) for t in waiting)
+    versions = {t["id"]: stored_ticket(t["id"]).version for t in waiting}
+    for minutes in (11, 21, 31, 61):
+        report = sweep.run(start + timedelta(minutes=minutes))
+        assert (report.due, report.redriven, report.assigned, report.errors) == (0, 0, 0, 0)
+    assert {tid: stored_ticket(tid).version for tid in versions} == versions
+    assert not any(due_anywhere(tid, start + timedelta(minutes=61)) for tid in versions)
+    assert drain(stack["TICKETFLOW_QUEUE_ASSIGN_URL"]) == []
+
+    team = stored_ticket(waiting[0]["id"]).team
+    assert team is not None
+    agent = next(p.id for p in directory_store.team_members(team) if p.role.value == "agent")
+    directory_store.set_availability(agent, online=True)  # room again, and its message lost too
+    clock.travel(start + timedelta(minutes=62))  # assignments are stamped with the clock's time
+    try:
+        assert sweep.run().assigned == len(waiting)  # within the agent's capacity
+    finally:
+        clock.travel(None)
+    assert {stored_ticket(tid).assignee for tid in versions} == {agent}
+    assert all("assign" in actions(tid) and "redrive" not in actions(tid) for tid in versions)
+
+
+def test_a_ticket_due_under_an_old_setting_leaves_the_index_without_a_write(stack):
+    import copy
+
+    from ticketflow import runtime_config
+    from ticketflow.storage import config as config_store
+
+    tid = api.post("/tickets", new_ticket())[1]["id"]
+    drain(stack["TICKETFLOW_QUEUE_CLASSIFY_URL"])  # lost: the safety net is due in 10 minutes
+    start, version = stored_ticket(tid).created_at, stored_ticket(tid).version
+    data = copy.deepcopy(runtime_config.default("sla")) | {"stuck_minutes": 60}
+    config_store.put_current("sla", data, version=(config_store.get_current("sla") or (0, None))[0] + 1)
+    runtime_config.reset()
+
+    report = sweep.run(start + timedelta(minutes=11))
+    assert (report.due, report.redriven) == (1, 0)  # found under the old key; nothing to do yet
+    assert stored_ticket(tid).version == version  # no write, no history entry
+    assert not due_anywhere(tid, start + timedelta(minutes=59))  # its key moved to the new check
+    assert sweep.run(start + timedelta(minutes=12)).due == 0
+    assert sweep.run(start + timedelta(minutes=61)).redriven == 1
+    assert [m["data"]["ticket_id"] for m in drain(stack["TICKETFLOW_QUEUE_CLASSIFY_URL"])] == [tid]
+
+
 def test_closed_tickets_leave_the_sweep_index(stack):
     ticket = classified(stack, "这款耳机支持降噪吗？")
     tid, start = ticket["id"], created_at(ticket)
@@ -164,6 +219,7 @@ def test_non_urgent_notices_wait_for_the_end_of_quiet_hours_and_p1_also_goes_by_
     everything = QuietHours(start="00:00", end="23:59", timezone="UTC")
     directory_store.put_person(sup.model_copy(update={"quiet_hours": everything, "phone": "+8613900000009"}))
     directory_store.clear_cache()
+    nobody_free()
 
     routine = classified(stack, "这款耳机支持降噪吗？")  # P3, nobody assigned: its warning goes to sup-1
     routine_sla = stored_ticket(routine["id"]).sla

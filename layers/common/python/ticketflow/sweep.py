@@ -1,7 +1,12 @@
 """The SLA sweep, every minute: find the tickets whose next check has come, and act.
 
-It reads only the sparse, sharded ``by_due`` index (a Query per shard for keys up to now),
-so its cost grows with the number of tickets due, not the number open. For each ticket:
+First the team queues: in each team, waiting tickets go to agents with room (a lost
+``ticket.classified`` or ``capacity.freed`` message costs a minute, not a ticket). One Query per
+team, and one look at the agents when the queue is not empty: a backlog waiting for room costs
+the sweep nothing more (re-driving each waiting ticket did, and never settled under thousands).
+
+Then the tickets due: it reads only the sparse, sharded ``by_due`` index (a Query per shard for
+keys up to now), so its cost grows with the number of tickets due, not the number open. For each:
 
 1. SLA notices owed: a warning, the breach (level 1), the escalation (level 2, optionally
    raising the priority), to whom the notifications settings say (by default the assignee,
@@ -11,11 +16,13 @@ so its cost grows with the number of tickets due, not the number open. For each 
    nobody). A claim left unsent (its sweep crashed) is taken over after two minutes; one
    given up part-way (SNS down after the email went) at once, sending only what is missing.
 2. The owner timer: assigned but not accepted in time goes back to the team queue.
-3. The safety net: a ticket still new, or waiting unassigned, is re-driven into its queue.
+3. The safety net: a ticket still new after ``stuck_minutes`` goes to classification again.
 4. Surveys: one still unsent a minute after it was due goes to the survey queue again (a lost
    message, or a delay longer than SQS's 15 minutes); a recovery ticket owed is opened.
 
 Every step writes a history entry and, through the ticket's next check, moves it in the index.
+A ticket found due with nothing to do (a setting changed since its last write) has its index
+key moved without a write, so that it is not read again every minute.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from pydantic import BaseModel
 from ticketflow import assignment, clock, delivery, history, intake, notifications, sla, watch
 from ticketflow.models import ActorKind, ActorRef, Status, SurveyState, Ticket
 from ticketflow.observability import count, logger
+from ticketflow.storage import directory as directory_store
 from ticketflow.storage import tickets as ticket_store
 from ticketflow.storage.schema import DUE_SHARDS
 from ticketflow.surveys import dispatch as survey_dispatch
@@ -40,6 +48,7 @@ LEVEL_NAMES = {"warning": "warning", "breach": "breach (level 1)", "escalation":
 
 
 class SweepReport(BaseModel):
+    assigned: int = 0
     due: int = 0
     notices: int = 0
     returned_to_queue: int = 0
@@ -52,6 +61,14 @@ class SweepReport(BaseModel):
 def run(now: datetime | None = None, *, limit_per_shard: int = 200) -> SweepReport:
     now = now or clock.now()
     report = SweepReport()
+    # Before the tickets due: a ticket the owner timer returns below is queued for an agent by
+    # its own message, not handed straight back in the same run.
+    for team in directory_store.team_ids():
+        try:
+            report.assigned += len(assignment.fill_team_queue(team))
+        except Exception:  # one team's trouble never stops the sweep
+            report.errors += 1
+            logger.exception("sweep failed to fill a team queue", extra={"team": team})
     for shard in range(DUE_SHARDS):
         for ticket_id in ticket_store.due(shard, now, limit=limit_per_shard):
             report.due += 1
@@ -67,9 +84,18 @@ def run(now: datetime | None = None, *, limit_per_shard: int = 200) -> SweepRepo
 
 
 def process(ticket_id: str, now: datetime, report: SweepReport) -> None:
+    ticket = _act(ticket_id, now, report)
+    if ticket is not None and not ((check := watch.next_check(ticket)) and check <= now):
+        # Nothing more due: if nothing was written (a changed setting moved the check), move
+        # the index key; a no-op when a step wrote the ticket (its version moved) or it is right.
+        ticket_store.move_check(ticket)
+
+
+def _act(ticket_id: str, now: datetime, report: SweepReport) -> Ticket | None:
+    """Do what is due; the ticket as last read (older than the table when a step wrote it)."""
     ticket = ticket_store.get(ticket_id)
     if ticket is None:
-        return
+        return None
     due = watch.survey_check(ticket)
     if due is not None and now >= due:
         if ticket.survey and ticket.survey.state is SurveyState.SCHEDULED:
@@ -79,7 +105,7 @@ def process(ticket_id: str, now: datetime, report: SweepReport) -> None:
             report.recoveries += 1
         ticket = ticket_store.get(ticket_id) or ticket
     if ticket.status is Status.CLOSED:
-        return
+        return ticket
     if ticket.sla is not None:
         for notice in sla.owed(ticket.sla, now):
             if _send_notice(ticket, notice, now):
@@ -89,12 +115,13 @@ def process(ticket_id: str, now: datetime, report: SweepReport) -> None:
     owner_due = ticket.assigned_at + timedelta(minutes=cfg.owner_minutes) if ticket.assigned_at else None
     if ticket.status is Status.ASSIGNED and owner_due and now >= owner_due:
         _owner_timeout(ticket, now, cfg.owner_minutes, report)
-        return
-    waiting = ticket.status is Status.NEW or (ticket.status is Status.CLASSIFIED and ticket.assignee is None)
-    since = ticket.redriven_at or (ticket.created_at if ticket.status is Status.NEW else ticket.updated_at)
-    if waiting and now >= since + timedelta(minutes=cfg.stuck_minutes):
+        return ticket
+    if ticket.status is Status.NEW and now >= (ticket.redriven_at or ticket.created_at) + timedelta(
+        minutes=cfg.stuck_minutes
+    ):
         _redrive(ticket, now)
         report.redriven += 1
+    return ticket
 
 
 _NOTICE_NAMES: dict[sla.Level, notifications.NoticeName] = {
@@ -207,8 +234,7 @@ def _owner_timeout(ticket: Ticket, now: datetime, owner_minutes: float, report: 
 
 
 def _redrive(ticket: Ticket, now: datetime) -> None:
-    """Hand a ticket that seems forgotten to its stage again (the stages are idempotent)."""
-    queue = "classify" if ticket.status is Status.NEW else "assign"
+    """Send a ticket still new to classification again (the stage is idempotent)."""
 
     def update(current: Ticket) -> dict[str, Any] | None:
         return {"redriven_at": now} if current.status is ticket.status else None
@@ -219,10 +245,6 @@ def _redrive(ticket: Ticket, now: datetime) -> None:
         action="redrive",
         actor=SWEEPER,
         current=ticket,
-        reason=f"{ticket.status.value} since {clock.iso(ticket.redriven_at or ticket.updated_at)}: "
-        f"sent to the {queue} queue again",
+        reason=f"new since {clock.iso(ticket.redriven_at or ticket.created_at)}: sent to the classify queue again",
     )
-    if ticket.status is Status.NEW:
-        intake.queue_for_classification(ticket)
-    else:
-        assignment.queue_ticket(ticket.id)
+    intake.queue_for_classification(ticket)

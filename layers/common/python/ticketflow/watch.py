@@ -1,6 +1,7 @@
 """When the sweep must look at a ticket next: the earliest of its SLA notices owed, the owner
-timer (assigned but not accepted), the safety net (still new, or waiting unassigned), and its
-survey's follow-ups (a survey due but not sent, a recovery ticket owed).
+timer (assigned but not accepted), the safety net (still new), and its survey's follow-ups (a
+survey due but not sent, a recovery ticket owed). A ticket waiting in its team queue has no
+check of its own: the sweep fills each team's queue every run.
 
 The storage layer derives the sweep index's key from this on every write, so no code path
 that changes a ticket can forget to keep the index right; a closed ticket leaves the index
@@ -41,10 +42,8 @@ def next_check(ticket: Ticket) -> datetime | None:
     times = [survey] if survey else []
     if ticket.sla is not None and (owed := ticket.sla.next_check()) is not None:
         times.append(owed)
-    waiting = ticket.status is Status.NEW or (ticket.status is Status.CLASSIFIED and ticket.assignee is None)
-    if waiting:
-        since = ticket.redriven_at or (ticket.created_at if ticket.status is Status.NEW else ticket.updated_at)
-        times.append(since + timedelta(minutes=cfg.stuck_minutes))
+    if ticket.status is Status.NEW:
+        times.append((ticket.redriven_at or ticket.created_at) + timedelta(minutes=cfg.stuck_minutes))
     if ticket.status is Status.ASSIGNED and ticket.assigned_at:
         times.append(ticket.assigned_at + timedelta(minutes=cfg.owner_minutes))
     return min(times) if times else None

@@ -300,6 +300,35 @@ def due(shard: int, now: datetime, *, limit: int = 200) -> list[str]:
     return found
 
 
+def move_check(ticket: Ticket) -> bool:
+    """Put ``ticket``'s sweep index key where its next check now is (or take it out), if the
+    table still holds this version and the key differs: a setting changed since its last write.
+    False when there was nothing to move or the ticket has changed since it was read."""
+    keys = _index_keys(ticket)
+    values: dict[str, Any] = {":version": {"N": str(ticket.version)}}
+    if "gsi5sk" in keys:
+        update = "SET gsi5pk = :pk, gsi5sk = :sk"
+        condition = "#version = :version AND (attribute_not_exists(gsi5sk) OR gsi5sk <> :sk)"
+        values |= {":pk": {"S": keys["gsi5pk"]}, ":sk": {"S": keys["gsi5sk"]}}
+    else:
+        update = "REMOVE gsi5pk, gsi5sk"
+        condition = "#version = :version AND attribute_exists(gsi5sk)"
+    try:
+        dynamo.client().update_item(
+            TableName=dynamo.table_name(),
+            Key=dynamo.to_item(_ticket_key(ticket.id)),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as error:
+        if dynamo.condition_failed(error):
+            return False
+        raise
+    return True
+
+
 @dataclass(frozen=True)
 class Claim:
     """The right to send one notice. ``delivered``: what an earlier attempt that gave up part-way
