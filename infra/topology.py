@@ -152,8 +152,8 @@ FUNCTIONS: tuple[Function, ...] = (
     ),
     Function(
         name="sweep",
-        description="Every minute: SLA warnings and escalations, the owner timer, re-drive of forgotten tickets "
-        "and surveys, recovery tickets owed.",
+        description="Every minute: team queues to agents with room, SLA warnings and escalations, the owner "
+        "timer, re-drive of forgotten tickets and surveys, recovery tickets owed.",
         schedule=Schedule("sla-sweep", 1, "The SLA sweep over the sparse by_due index."),
         sends_to=("classify", "assign", "survey"),
         uses=("ses", "sns", "events"),

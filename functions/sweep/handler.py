@@ -1,4 +1,4 @@
-"""EventBridge schedule, every minute: the SLA sweep (warnings, escalations, owner timer, re-drive)."""
+"""EventBridge schedule, every minute: the SLA sweep (team queues, warnings, escalations, owner timer, re-drive)."""
 
 from ticketflow import sweep
 from ticketflow.observability import logger, metrics

@@ -591,6 +591,39 @@ def test_a_ticket_stored_but_never_queued_is_redriven_by_the_sweep(stack):
     audit(tickets=1)
 
 
+def test_an_action_whose_follow_up_messages_are_lost_succeeds_and_the_sweep_makes_them_good(stack):
+    """Resolving frees a place (capacity.freed) and closing schedules the survey (survey.due):
+    with SQS down after the write the agent still gets 200, for a 503 would turn their retry
+    into a 409; the sweep's team-queue fill and its survey step do what the messages would."""
+    directory_store.set_availability("agent-5", online=False)
+    holder = directory_store.get_person("agent-3")
+    assert holder is not None
+    directory_store.put_person(holder.model_copy(update={"capacity": 1}), online=True)
+    first, second = open_ticket(WHERE), open_ticket(WHERE)  # logistics: agent-3 has room for one
+    run_stages(stack, "classify", "assign")
+    worked = next(c for c in (first, second) if ticket(c["id"]).assignee == "agent-3")
+    queued = second if worked is first else first
+    assert ticket(queued["id"]).status is Status.CLASSIFIED
+    for path, body in (("accept", None), ("reply", {"body": "您好，已为您处理。"})):
+        assert api.post(f"/tickets/{worked['id']}/{path}", body, as_="agent-3")[0] == 200
+    run_stages(stack, "outbound")
+    with faults.inject("sqs", "SendMessage", "InternalError", times=None) as down:
+        for path, body in (("resolve", {"result": "已处理"}), ("close", {"reason": "resolved"})):
+            status, answer = api.post(f"/tickets/{worked['id']}/{path}", body, as_="agent-3")
+            assert status == 200, answer
+    assert down.fired == 12 and waiting(stack, "assign") == waiting(stack, "survey") == 0  # both lost
+    closed = ticket(worked["id"])
+    assert closed.status is Status.CLOSED and part(closed.survey).state is SurveyState.SCHEDULED
+
+    report = sweep.run(part(closed.survey).due_at + timedelta(minutes=1))
+    assert (report.assigned, report.surveys, report.errors) == (1, 1, 0)
+    assert ticket(queued["id"]).assignee == "agent-3"
+    run_stages(stack, "survey")
+    assert part(ticket(worked["id"]).survey).state is SurveyState.SENT
+    assert len(emails_to(worked["customer"]["email"])) == 3  # automatic answer, reply, survey: once each
+    audit(tickets=2)
+
+
 # --- poison messages, duplicates, a Lambda killed mid-batch --------------------------------------
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from ticketflow import access, assignment, clock, commands, history, messaging, sla
 from ticketflow.access import Actor
 from ticketflow.config import settings
@@ -20,6 +22,7 @@ from ticketflow.directory import Role
 from ticketflow.errors import ConcurrentUpdate, Conflict, Forbidden, NotFound, ValidationFailed
 from ticketflow.lifecycle import Action, next_status
 from ticketflow.models import CloseReason, HistoryEntry, Status, SurveyState, Ticket, TicketPage, TicketWithHistory
+from ticketflow.observability import count, logger
 from ticketflow.reports.definitions import definitions
 from ticketflow.storage import directory as directory_store
 from ticketflow.storage import tickets as ticket_store
@@ -285,9 +288,7 @@ def perform(ticket_ref: str, actor: Actor, action: Action, command: Any) -> Tick
             ticket_store.save(after, entry, before=ticket, load_deltas=deltas)
         except ConcurrentUpdate:
             continue  # reload and decide again: the winner's change may make ours illegal
-        _wake_assignment(after, freed=[agent for agent, delta in deltas.items() if delta < 0])
-        if after.survey != ticket.survey:
-            survey_dispatch.queue_dispatch(after, after.updated_at)
+        _follow_ups(ticket, after, freed=[agent for agent, delta in deltas.items() if delta < 0])
         if action is Action.REPLY:
             messaging.send(
                 OUTBOUND_QUEUE,
@@ -301,10 +302,28 @@ def perform(ticket_ref: str, actor: Actor, action: Action, command: Any) -> Tick
     raise ConcurrentUpdate(f"ticket {ticket_ref} is changing too fast; try again")
 
 
+def _follow_ups(before: Ticket, after: Ticket, *, freed: list[str]) -> None:
+    """Messages after the write that the sweep makes good should they be lost (it fills the team
+    queues every minute and sends surveys left unsent): the change is saved, so failing to send
+    them must not fail the request; a 503 would make the caller's retry a 409."""
+    steps: list[tuple[str, Callable[[], None]]] = [("wake assignment", lambda: _wake_assignment(after, freed=freed))]
+    if after.survey != before.survey:
+        steps.append(("queue the survey", lambda: survey_dispatch.queue_dispatch(after, after.updated_at)))
+    for what, send in steps:
+        try:
+            send()
+        except (BotoCoreError, ClientError) as error:
+            count("FollowUpsLeftToSweep")
+            logger.warning(
+                "follow-up not sent; the sweep will make it good",
+                extra={"ticket_id": after.id, "follow_up": what, "error": type(error).__name__},
+            )
+
+
 def _wake_assignment(ticket: Ticket, *, freed: list[str]) -> None:
     """After the write: a ticket back in a team queue wants an agent; freed capacity wants work.
 
-    Best effort: should the message be lost, the SLA sweep re-drives waiting tickets.
+    Best effort: should the message be lost, the SLA sweep fills the team queues every minute.
     """
     if ticket.status is Status.CLASSIFIED and ticket.assignee is None and ticket.team:
         assignment.queue_ticket(ticket.id)
