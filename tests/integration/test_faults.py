@@ -624,6 +624,36 @@ def test_an_action_whose_follow_up_messages_are_lost_succeeds_and_the_sweep_make
     audit(tickets=2)
 
 
+def test_a_reply_whose_message_was_never_sent_is_delivered_by_the_sweep_once(stack):
+    """The reply is saved with its receipt "queued" (an outbox in the same transaction); SQS
+    down after the write costs the agent nothing (200: a retry would post the reply twice) and
+    the customer a few minutes: the sweep sends the message again, until a receipt replaces it."""
+    created = open_ticket(QUESTION)
+    run_stages(stack, "classify", "assign")
+    agent = ticket(created["id"]).assignee
+    assert agent is not None and api.post(f"/tickets/{created['id']}/accept", as_=agent)[0] == 200
+    with faults.inject("sqs", "SendMessage", "InternalError", times=None):
+        status, replied = api.post(f"/tickets/{created['id']}/reply", {"body": "支持主动降噪。"}, as_=agent)
+    assert status == 200, replied
+    assert waiting(stack, "outbound") == 0 and actions(created["id"])["reply"] == 1
+    entry = next(h for h in api.get(f"/tickets/{created['id']}", as_=agent)[1]["history"] if h["action"] == "reply")
+    assert entry["delivery"]["state"] == "queued"
+    at = part(ticket(created["id"]).updated_at)
+
+    assert sweep.run(at + timedelta(minutes=4)).replies == 0  # the stage may still be on it
+    with faults.inject("sqs", "SendMessage", faults.LOST_RESPONSE) as twice:  # sent twice, at that
+        assert sweep.run(at + timedelta(minutes=6)).replies == 1
+    assert twice.fired == 1 and waiting(stack, "outbound") == 2
+    assert sweep.run(at + timedelta(minutes=8)).replies == 0  # next look: 10 minutes on
+    run_stages(stack, "outbound")
+    replies = [m for m in emails_to(created["customer"]["email"]) if "支持主动降噪" in m.body]
+    assert len(replies) == 1
+    entry = next(h for h in api.get(f"/tickets/{created['id']}", as_=agent)[1]["history"] if h["action"] == "reply")
+    assert entry["delivery"]["state"] == "sent"
+    assert sweep.run(at + timedelta(hours=3)).replies == 0  # the receipt left the sweep's index
+    audit(tickets=1)
+
+
 # --- poison messages, duplicates, a Lambda killed mid-batch --------------------------------------
 
 

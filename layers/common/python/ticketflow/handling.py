@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ticketflow import access, assignment, clock, commands, history, messaging, sla
+from ticketflow import access, assignment, clock, commands, history, outbound, sla
 from ticketflow.access import Actor
 from ticketflow.config import settings
 from ticketflow.directory import Role
@@ -29,7 +29,6 @@ from ticketflow.storage import tickets as ticket_store
 from ticketflow.surveys import dispatch as survey_dispatch
 
 _ATTEMPTS = 4
-OUTBOUND_QUEUE = "outbound"
 
 
 def get(ticket_ref: str, actor: Actor) -> TicketWithHistory:
@@ -284,29 +283,25 @@ def perform(ticket_ref: str, actor: Actor, action: Action, command: Any) -> Tick
             raise NotFound(f"no ticket {ticket_ref}")
         after, entry = decide(ticket, actor, action, command, clock.now())
         deltas = assignment.load_deltas(ticket, after)
+        reply = action is Action.REPLY
+        also = [outbound.outbox(after.id, after.version, entry.at)] if reply else None
         try:
-            ticket_store.save(after, entry, before=ticket, load_deltas=deltas)
+            ticket_store.save(after, entry, before=ticket, load_deltas=deltas, also=also)
         except ConcurrentUpdate:
             continue  # reload and decide again: the winner's change may make ours illegal
-        _follow_ups(ticket, after, freed=[agent for agent, delta in deltas.items() if delta < 0])
-        if action is Action.REPLY:
-            messaging.send(
-                OUTBOUND_QUEUE,
-                messaging.Envelope(
-                    type="reply.created",
-                    correlation_id=after.id,
-                    data={"ticket_id": after.id, "version": after.version},
-                ),
-            )
+        _follow_ups(ticket, after, freed=[agent for agent, delta in deltas.items() if delta < 0], reply=reply)
         return after
     raise ConcurrentUpdate(f"ticket {ticket_ref} is changing too fast; try again")
 
 
-def _follow_ups(before: Ticket, after: Ticket, *, freed: list[str]) -> None:
+def _follow_ups(before: Ticket, after: Ticket, *, freed: list[str], reply: bool) -> None:
     """Messages after the write that the sweep makes good should they be lost (it fills the team
-    queues every minute and sends surveys left unsent): the change is saved, so failing to send
-    them must not fail the request; a 503 would make the caller's retry a 409."""
+    queues every minute, sends surveys left unsent and replies left queued): the change is
+    saved, so failing to send them must not fail the request; a 503 would make the caller's
+    retry a 409, or a second reply."""
     steps: list[tuple[str, Callable[[], None]]] = [("wake assignment", lambda: _wake_assignment(after, freed=freed))]
+    if reply:
+        steps.insert(0, ("deliver the reply", lambda: outbound.queue_reply(after.id, after.version)))
     if after.survey != before.survey:
         steps.append(("queue the survey", lambda: survey_dispatch.queue_dispatch(after, after.updated_at)))
     for what, send in steps:

@@ -17,10 +17,12 @@ keys up to now), so its cost grows with the number of tickets due, not the numbe
    given up part-way (SNS down after the email went) at once, sending only what is missing.
 2. The owner timer: assigned but not accepted in time goes back to the team queue.
 3. The safety net: a ticket still new after ``stuck_minutes`` goes to classification again.
-4. Surveys: one still unsent a minute after it was due goes to the survey queue again (a lost
+4. Replies still queued for delivery five minutes on (their message never sent) are sent
+   again (``outbound.resend_queued``): these are items of their own in the index.
+5. Surveys: one still unsent a minute after it was due goes to the survey queue again (a lost
    message, or a delay longer than SQS's 15 minutes); a recovery ticket owed is opened.
 
-Every step writes a history entry and, through the ticket's next check, moves it in the index.
+Every step on a ticket writes a history entry and, through the ticket's next check, moves it in the index.
 A ticket found due with nothing to do (a setting changed since its last write) has its index
 key moved without a write, so that it is not read again every minute.
 """
@@ -32,7 +34,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ticketflow import assignment, clock, delivery, history, intake, notifications, sla, watch
+from ticketflow import assignment, clock, delivery, history, intake, notifications, outbound, sla, watch
 from ticketflow.models import ActorKind, ActorRef, Status, SurveyState, Ticket
 from ticketflow.observability import count, logger
 from ticketflow.storage import directory as directory_store
@@ -53,6 +55,7 @@ class SweepReport(BaseModel):
     notices: int = 0
     returned_to_queue: int = 0
     redriven: int = 0
+    replies: int = 0
     surveys: int = 0
     recoveries: int = 0
     errors: int = 0
@@ -70,13 +73,16 @@ def run(now: datetime | None = None, *, limit_per_shard: int = 200) -> SweepRepo
             report.errors += 1
             logger.exception("sweep failed to fill a team queue", extra={"team": team})
     for shard in range(DUE_SHARDS):
-        for ticket_id in ticket_store.due(shard, now, limit=limit_per_shard):
+        for item in ticket_store.due(shard, now, limit=limit_per_shard):
             report.due += 1
             try:
-                process(ticket_id, now, report)
+                if item.reply_version is None:
+                    process(item.ticket_id, now, report)
+                elif outbound.resend_queued(item.ticket_id, item.reply_version, attempts=item.attempts, now=now):
+                    report.replies += 1
             except Exception:  # one bad ticket never stops the sweep; the next one tries it again
                 report.errors += 1
-                logger.exception("sweep failed on a ticket", extra={"ticket_id": ticket_id})
+                logger.exception("sweep failed on a ticket", extra={"ticket_id": item.ticket_id})
     count("SweepDue", report.due)
     count("SweepErrors", report.errors)
     logger.info("sweep", extra=report.model_dump())

@@ -56,8 +56,15 @@ def _index_keys(ticket: Ticket) -> dict[str, str]:
 
     due = watch.next_check(ticket)
     if due is not None:
-        keys |= {"gsi5pk": f"DUE#{watch.shard(ticket.id)}", "gsi5sk": f"{clock.iso(due)}#{ticket.id}"}
+        keys |= _due_keys(ticket.id, due)
     return keys
+
+
+def _due_keys(ticket_id: str, at: datetime) -> dict[str, str]:
+    """The sweep index's keys of an item of this ticket to look at ``at`` (see ``due``)."""
+    from ticketflow import watch
+
+    return {"gsi5pk": f"DUE#{watch.shard(ticket_id)}", "gsi5sk": f"{clock.iso(at)}#{ticket_id}"}
 
 
 def _ticket_item(ticket: Ticket) -> dict[str, Any]:
@@ -253,8 +260,30 @@ def resolve_ref(ticket_ref: str) -> str:
     return ticket_ref
 
 
+# A reply's receipt is written with the reply, "queued" and in the sweep's index, so that a
+# reply whose reply.created message was never sent is delivered all the same (an outbox).
+REPLY_QUEUED = "queued"
+
+
+def reply_outbox(ticket_id: str, version: int, now: datetime, *, check_at: datetime) -> dict[str, Any]:
+    """The transaction item that records a reply as queued for delivery, due for the sweep at
+    ``check_at`` (by then the outbound stage should have replaced it with its receipt)."""
+    item = {
+        "pk": f"TICKET#{ticket_id}",
+        "sk": f"OUT#{version:08d}",
+        "type": "delivery",
+        "id": ticket_id,
+        "state": REPLY_QUEUED,
+        "at": clock.iso(now),
+        "attempts": 0,
+        **_due_keys(ticket_id, check_at),
+    }
+    return {"Put": {"TableName": dynamo.table_name(), "Item": dynamo.to_item(item), "ConditionExpression": _NEW_ITEM}}
+
+
 def put_delivery(ticket_id: str, version: int, receipt: dict[str, Any]) -> None:
-    """The receipt of a reply's delivery, beside its history entry (first receipt wins)."""
+    """The receipt of a reply's delivery, beside its history entry: it replaces the "queued"
+    record (and so leaves the sweep's index); the first receipt wins."""
     item = {
         "pk": f"TICKET#{ticket_id}",
         "sk": f"OUT#{version:08d}",
@@ -264,11 +293,36 @@ def put_delivery(ticket_id: str, version: int, receipt: dict[str, Any]) -> None:
     }
     try:
         dynamo.client().put_item(
-            TableName=dynamo.table_name(), Item=dynamo.to_item(item), ConditionExpression=_NEW_ITEM
+            TableName=dynamo.table_name(),
+            Item=dynamo.to_item(item),
+            ConditionExpression=f"{_NEW_ITEM} OR #state = :queued",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":queued": {"S": REPLY_QUEUED}},
         )
     except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        if not dynamo.condition_failed(error):
             raise
+
+
+def requeue_reply(ticket_id: str, version: int, *, attempts: int, check_at: datetime) -> bool:
+    """The sweep sent a queued reply's message again: look again at ``check_at``. False if it
+    was delivered meanwhile."""
+    try:
+        dynamo.client().update_item(
+            TableName=dynamo.table_name(),
+            Key={"pk": {"S": f"TICKET#{ticket_id}"}, "sk": {"S": f"OUT#{version:08d}"}},
+            UpdateExpression="SET attempts = :attempts, gsi5sk = :sk",
+            ConditionExpression="#state = :queued",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=dynamo.to_item(
+                {":attempts": attempts, ":sk": _due_keys(ticket_id, check_at)["gsi5sk"], ":queued": REPLY_QUEUED}
+            ),
+        )
+    except ClientError as error:
+        if dynamo.condition_failed(error):
+            return False
+        raise
+    return True
 
 
 def get_delivery(ticket_id: str, version: int) -> dict[str, Any] | None:
@@ -280,20 +334,33 @@ def get_delivery(ticket_id: str, version: int) -> dict[str, Any] | None:
     return dynamo.from_item(response["Item"]) if "Item" in response else None
 
 
-def due(shard: int, now: datetime, *, limit: int = 200) -> list[str]:
-    """Ids of tickets in one shard of the sweep's index whose next check is at or before ``now``."""
-    found: list[str] = []
+@dataclass(frozen=True)
+class Due:
+    """An item of the sweep's index whose time has come: a ticket, or one of its replies still
+    queued for delivery (``reply_version``, with the times the sweep sent it again)."""
+
+    ticket_id: str
+    reply_version: int | None = None
+    attempts: int = 0
+
+
+def due(shard: int, now: datetime, *, limit: int = 200) -> list[Due]:
+    """What in one shard of the sweep's index is due at or before ``now``, earliest first."""
+    found: list[Due] = []
     kwargs: dict[str, Any] = {
         "TableName": dynamo.table_name(),
         "IndexName": "by_due",
         "KeyConditionExpression": "gsi5pk = :shard AND gsi5sk <= :now",
         "ExpressionAttributeValues": {":shard": {"S": f"DUE#{shard}"}, ":now": {"S": f"{clock.iso(now)}#~"}},
-        "ProjectionExpression": "id",
+        "ProjectionExpression": "id, sk, attempts",
     }
     while len(found) < limit:
         kwargs["Limit"] = limit - len(found)
         response = dynamo.client().query(**kwargs)
-        found += [item["id"]["S"] for item in response["Items"]]
+        for item in response["Items"]:
+            sk = item["sk"]["S"]
+            reply = int(sk.removeprefix("OUT#")) if sk.startswith("OUT#") else None
+            found.append(Due(item["id"]["S"], reply, int(item.get("attempts", {}).get("N", 0))))
         if "LastEvaluatedKey" not in response:
             break
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
