@@ -6,10 +6,10 @@ stage sends the reply on the ticket's channel (email, SMS or the channel's callb
 replaces the receipt with how it went, which ``GET /tickets/{id}`` shows on the reply. A
 receipt other than "queued" means the reply went out: a redelivered message sends nothing.
 Should ``reply.created`` never be sent (SQS down after the write), the queued receipt is in
-the sweep's index: five minutes on, the sweep sends the message again, then at growing
-intervals (up to an hour) until a receipt replaces it. A retryable failure raises, so SQS retries and, at the
-end, parks the message in the dead-letter queue (with its alarm); a refused address is
-recorded as undeliverable. The one window left: a crash between the provider accepting the
+the sweep's index: five minutes on, the sweep sends the message again, then at doubling
+intervals (up to an hour) until a receipt replaces it. A retryable failure raises, so SQS
+retries and, at the end, parks the message in the dead-letter queue (with its alarm); a
+refused address is recorded as undeliverable. The one window left: a crash between the provider accepting the
 message and the receipt write sends it again (at-least-once).
 """
 

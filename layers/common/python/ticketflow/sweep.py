@@ -22,9 +22,9 @@ keys up to now), so its cost grows with the number of tickets due, not the numbe
 5. Surveys: one still unsent a minute after it was due goes to the survey queue again (a lost
    message, or a delay longer than SQS's 15 minutes); a recovery ticket owed is opened.
 
-Every step on a ticket writes a history entry and, through the ticket's next check, moves it in the index.
-A ticket found due with nothing to do (a setting changed since its last write) has its index
-key moved without a write, so that it is not read again every minute.
+Every step on a ticket writes a history entry and, through the ticket's next check, moves it
+in the index. A ticket found due with nothing to do (a setting changed since its last write)
+has its index key moved without a write, so that it is not read again every minute.
 """
 
 from __future__ import annotations
