@@ -153,9 +153,9 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="sweep",
         description="Every minute: team queues to agents with room, SLA warnings and escalations, the owner "
-        "timer, re-drive of forgotten tickets and surveys, recovery tickets owed.",
+        "timer, re-drive of forgotten tickets, replies and surveys, recovery tickets owed.",
         schedule=Schedule("sla-sweep", 1, "The SLA sweep over the sparse by_due index."),
-        sends_to=("classify", "assign", "survey"),
+        sends_to=("classify", "assign", "outbound", "survey"),
         uses=("ses", "sns", "events"),
         timeout_s=60,
     ),

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -171,3 +174,16 @@ def nobody_free() -> None:
         for person in directory_store.team_members(team):
             if person.role is Role.AGENT:
                 directory_store.set_availability(person.id, online=False)
+
+
+@contextmanager
+def deployed_as(function: str) -> Iterator[None]:
+    """Run as ``function`` would on AWS: with only the queue URLs the topology gives it, so that
+    sending anywhere else fails here as it would there (the local stack sets them all)."""
+    spec = next(f for f in topology.FUNCTIONS if f.name == function)
+    others = [topology.queue_url_env(q.name) for q in topology.QUEUES if q.name not in spec.sends_to]
+    hidden = {name: os.environ.pop(name) for name in others if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)

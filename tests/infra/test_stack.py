@@ -216,7 +216,7 @@ def test_the_pipeline_queues_are_wired_as_declared(synth: Synthesized) -> None:
         map(json.dumps, [assign, outbound, survey])  # the close schedules the survey
     )
     assert sorted(map(json.dumps, synth.allowed("sweep", "sqs:SendMessage"))) == sorted(
-        map(json.dumps, [classify, assign, survey])
+        map(json.dumps, [classify, assign, outbound, survey])  # a reply still queued is sent again
     )
     assert synth.allowed("survey_api", "sqs:SendMessage") == [assign]  # a recovery ticket with no supervisor
     assert synth.allowed("survey_dispatch", "sqs:SendMessage") == []

@@ -615,7 +615,8 @@ def test_an_action_whose_follow_up_messages_are_lost_succeeds_and_the_sweep_make
     closed = ticket(worked["id"])
     assert closed.status is Status.CLOSED and part(closed.survey).state is SurveyState.SCHEDULED
 
-    report = sweep.run(part(closed.survey).due_at + timedelta(minutes=1))
+    with support.deployed_as("sweep"):
+        report = sweep.run(part(closed.survey).due_at + timedelta(minutes=1))
     assert (report.assigned, report.surveys, report.errors) == (1, 1, 0)
     assert ticket(queued["id"]).assignee == "agent-3"
     run_stages(stack, "survey")
@@ -641,7 +642,10 @@ def test_a_reply_whose_message_was_never_sent_is_delivered_by_the_sweep_once(sta
     at = part(ticket(created["id"]).updated_at)
 
     assert sweep.run(at + timedelta(minutes=4)).replies == 0  # the stage may still be on it
-    with faults.inject("sqs", "SendMessage", faults.LOST_RESPONSE) as twice:  # sent twice, at that
+    with (
+        support.deployed_as("sweep"),
+        faults.inject("sqs", "SendMessage", faults.LOST_RESPONSE) as twice,  # sent twice, at that
+    ):
         assert sweep.run(at + timedelta(minutes=6)).replies == 1
     assert twice.fired == 1 and waiting(stack, "outbound") == 2
     assert sweep.run(at + timedelta(minutes=8)).replies == 0  # next look: 10 minutes on
