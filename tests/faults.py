@@ -315,7 +315,7 @@ class Poller:
     def poll(self, batch_size: int = 10) -> Poll | None:
         """One receive and one invocation; None if the queue had nothing visible."""
         from infra.local.triggers import sqs_record
-        from tests.support import lambda_context
+        from tests.support import deployed_as, lambda_context
 
         messages = self.sqs.receive_message(
             QueueUrl=self.queue_url,
@@ -330,7 +330,8 @@ class Poller:
         event = {"Records": [sqs_record(m, self.queue_arn, "us-east-1") for m in messages]}
         crashed = False
         try:
-            result = self.handler(event, lambda_context(self.function))
+            with deployed_as(self.function):
+                result = self.handler(event, lambda_context(self.function))
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         except LambdaCrash:
             crashed, failed = True, {m["MessageId"] for m in messages}

@@ -43,7 +43,8 @@ def lambda_context(function: str) -> SimpleNamespace:
 
 
 def invoke(function: str, event: dict) -> dict:
-    return handler_module(function).handler(event, lambda_context(function))
+    with deployed_as(function):
+        return handler_module(function).handler(event, lambda_context(function))
 
 
 def claims(person: str, role: str) -> dict[str, str]:
@@ -180,7 +181,7 @@ def nobody_free() -> None:
 def deployed_as(function: str) -> Iterator[None]:
     """Run as ``function`` would on AWS: with only the queue URLs the topology gives it, so that
     sending anywhere else fails here as it would there (the local stack sets them all)."""
-    spec = next(f for f in topology.FUNCTIONS if f.name == function)
+    spec = topology.function(function)
     others = [topology.queue_url_env(q.name) for q in topology.QUEUES if q.name not in spec.sends_to]
     hidden = {name: os.environ.pop(name) for name in others if name in os.environ}
     try:
