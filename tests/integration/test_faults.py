@@ -32,7 +32,7 @@ from moto.sns.models import sns_backends
 from tests import faults, support
 from tests.conftest import sent_email
 from tests.faults import Poller
-from tests.support import Api, new_ticket, nobody_free
+from tests.support import Api, live_version, new_ticket, nobody_free
 from ticketflow import clock, sweep
 from ticketflow.directory import DEMO_PEOPLE, Role
 from ticketflow.models import OPEN_STATUSES, Status, SurveyState, Ticket
@@ -378,21 +378,6 @@ def test_a_write_whose_answer_was_lost_is_retried_by_the_sdk_and_counted_once(re
 # --- SES and SNS failures -----------------------------------------------------------------------
 
 
-def live_notifications(**changes: dict) -> None:
-    """A live notifications version: the shipped defaults with some notices changed."""
-    import copy
-
-    from ticketflow import runtime_config
-    from ticketflow.storage import config as config_store
-
-    data = copy.deepcopy(runtime_config.default("notifications"))
-    for name, change in changes.items():
-        data[name].update(change)
-    version = (config_store.get_current("notifications") or (0, None))[0] + 1
-    config_store.put_current("notifications", data, version=version)
-    runtime_config.reset()
-
-
 def give_phone(person_id: str) -> str:
     phone = f"+86138{uuid.uuid4().int % 10**8:08d}"
     person = directory_store.get_person(person_id)
@@ -494,7 +479,7 @@ def test_a_survey_waits_out_an_ses_outage_goes_once_and_a_bounce_keeps_no_cooldo
 
 def test_a_notice_to_email_and_sms_that_fails_part_way_sends_only_the_rest_later(stack):
     phone = give_phone("sup-1")
-    live_notifications(p1_notice={"sms": "always"})
+    live_version("notifications", p1_notice={"sms": "always"})
     nobody_free()
     created = open_ticket(ALLERGY)  # P1, aftersales: sup-1 is told by email and SMS; nobody assigned
     classify = poller(stack, "classify")

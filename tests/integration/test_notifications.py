@@ -5,32 +5,20 @@ survey recovery."""
 
 from __future__ import annotations
 
-import copy
 from datetime import timedelta
 
 import pytest
 from moto.sns.models import sns_backends
 
 from tests.conftest import drain, sent_email, sqs_batch
-from tests.support import Api, invoke, new_ticket, nobody_free, stored_person, stored_ticket
-from ticketflow import assignment, runtime_config, sweep
-from ticketflow.storage import config as config_store
+from tests.support import Api, invoke, live_version, new_ticket, nobody_free, stored_person, stored_ticket
+from ticketflow import assignment, sweep
 from ticketflow.storage import directory as directory_store
 
 api = Api()
 P1_TEXT = "吃了你们的保健品后全身过敏起疹子，已经去医院了！"
 P3_TEXT = "这款耳机支持降噪吗？"  # presales: supervisor sup-1, manager admin-1; nobody assigned
 SUP, MANAGER = "sup-1@ticketflow.example", "admin-1@ticketflow.example"
-
-
-def live(**changes: dict) -> None:
-    """A live notifications version: the shipped defaults with some notices changed."""
-    data = copy.deepcopy(runtime_config.default("notifications"))
-    for name, change in changes.items():
-        data[name].update(change)
-    version = (config_store.get_current("notifications") or (0, None))[0] + 1
-    config_store.put_current("notifications", data, version=version)
-    runtime_config.reset()
 
 
 def classified(stack, description: str) -> str:
@@ -70,7 +58,7 @@ def test_the_defaults_warn_and_breach_to_the_supervisor_of_an_unassigned_ticket(
 def test_a_live_version_sends_the_breach_to_the_manager_instead(stack):
     nobody_free()
     tid = classified(stack, P3_TEXT)
-    live(sla_breach={"to": ["team_manager"]})
+    live_version("notifications", sla_breach={"to": ["team_manager"]})
     before = len(sent_email())
     assert sweep.run(first_response(tid).due_at + timedelta(minutes=1)).notices == 2
     assert [s for s in subjects_to(SUP, before) if "breach" in s] == []
@@ -82,7 +70,7 @@ def test_a_live_version_sends_the_breach_to_the_manager_instead(stack):
 
 def test_a_disabled_warning_is_recorded_not_sent_and_never_sent_later(stack):
     tid = classified(stack, P3_TEXT)
-    live(sla_warning={"enabled": False})
+    live_version("notifications", sla_warning={"enabled": False})
     warn_at = first_response(tid).warn_at
     before = len(sent_email())
     assert sweep.run(warn_at + timedelta(minutes=1)).notices == 1  # recorded
@@ -91,7 +79,7 @@ def test_a_disabled_warning_is_recorded_not_sent_and_never_sent_later(stack):
     assert entry["reason"].endswith("; notified nobody (disabled in notifications settings)")
     assert first_response(tid).notified == ["warning"]
     assert sweep.run(warn_at + timedelta(minutes=2)).notices == 0
-    live(sla_warning={"enabled": True})  # switched on again: what was recorded stays done
+    live_version("notifications", sla_warning={"enabled": True})  # switched on again: what was recorded stays done
     assert sweep.run(warn_at + timedelta(minutes=3)).notices == 0
     assert len(history(tid, "sla_warning")) == 1 and subjects_to(SUP, before) == []
 
@@ -103,7 +91,7 @@ def test_sms_always_texts_a_non_p1_breach_to_a_person_with_a_phone(stack):
     directory_store.clear_cache()
     tid = classified(stack, P3_TEXT)
     assert stored_ticket(tid).priority == "P3"
-    live(sla_breach={"sms": "always"})
+    live_version("notifications", sla_breach={"sms": "always"})
     assert sweep.run(first_response(tid).due_at + timedelta(minutes=1)).notices == 2
     texts = [t for p, t in sns_backends["123456789012"]["us-east-1"].sms_messages.values() if p == phone]
     assert len(texts) == 1 and "breach" in texts[0]  # the warning stays "p1": email only
@@ -113,7 +101,7 @@ def test_the_owner_timeout_tells_the_holder_and_whoever_the_settings_add(stack):
     tid = classified(stack, "我的快递三天了还没到，物流也不更新")
     agent = assignment.assign_waiting_ticket(tid).agent
     assert agent
-    live(owner_timeout={"to": ["assignee", "team_supervisor"]})
+    live_version("notifications", owner_timeout={"to": ["assignee", "team_supervisor"]})
     before = len(sent_email())
     assigned_at = stored_ticket(tid).assigned_at
     assert assigned_at is not None
@@ -132,7 +120,7 @@ def test_the_p1_notice_goes_to_the_supervisor_by_default_and_to_nobody_when_disa
     assert len(subjects_to(SUP, before)) == 1
     assert history(tid, "notify")[0]["reason"] == "P1: notified sup-1"
 
-    live(p1_notice={"enabled": False})
+    live_version("notifications", p1_notice={"enabled": False})
     before = len(sent_email())
     api.post("/tickets", new_ticket(description=P1_TEXT, subject=None))
     message = drain(stack["TICKETFLOW_QUEUE_CLASSIFY_URL"])
@@ -168,7 +156,7 @@ def test_a_recovery_ticket_is_announced_to_the_supervisor_or_whom_the_settings_n
     number = low_score()
     assert [s for s in subjects_to(SUP, before) if s.startswith(f"[{number}]")]
 
-    live(low_survey_score={"to": ["person:admin-1"]})
+    live_version("notifications", low_survey_score={"to": ["person:admin-1"]})
     before = len(sent_email())
     number = low_score()
     assert api.get(f"/tickets/{number}", as_="sup-1")[1]["assignee"] == "sup-1"  # still theirs to work

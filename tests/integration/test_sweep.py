@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 from tests.conftest import drain, sent_email, sqs_batch
-from tests.support import Api, invoke, new_ticket, nobody_free, stored_person, stored_ticket
+from tests.support import Api, invoke, live_version, new_ticket, nobody_free, stored_person, stored_ticket
 from ticketflow import assignment, clock, sweep
 from ticketflow.storage import directory as directory_store
 from ticketflow.storage import tickets as ticket_store
@@ -155,17 +155,10 @@ def test_a_backlog_waiting_for_room_costs_the_sweep_one_look_per_team(stack):
 
 
 def test_a_ticket_due_under_an_old_setting_leaves_the_index_without_a_write(stack):
-    import copy
-
-    from ticketflow import runtime_config
-    from ticketflow.storage import config as config_store
-
     tid = api.post("/tickets", new_ticket())[1]["id"]
     drain(stack["TICKETFLOW_QUEUE_CLASSIFY_URL"])  # lost: the safety net is due in 10 minutes
     start, version = stored_ticket(tid).created_at, stored_ticket(tid).version
-    data = copy.deepcopy(runtime_config.default("sla")) | {"stuck_minutes": 60}
-    config_store.put_current("sla", data, version=(config_store.get_current("sla") or (0, None))[0] + 1)
-    runtime_config.reset()
+    live_version("sla", stuck_minutes=60)
 
     report = sweep.run(start + timedelta(minutes=11))
     assert (report.due, report.redriven) == (1, 0)  # found under the old key; nothing to do yet

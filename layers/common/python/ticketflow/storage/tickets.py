@@ -14,6 +14,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -39,6 +40,11 @@ class AgentFull(Conflict):
 
 def _ticket_key(ticket_id: str) -> dict[str, Any]:
     return {"pk": f"TICKET#{ticket_id}", "sk": "META"}
+
+
+def _receipt_key(ticket_id: str, version: int) -> dict[str, Any]:
+    """A reply's receipt, beside the history entry of the same version."""
+    return {"pk": f"TICKET#{ticket_id}", "sk": f"OUT#{version:08d}"}
 
 
 def _index_keys(ticket: Ticket) -> dict[str, str]:
@@ -269,8 +275,7 @@ def reply_outbox(ticket_id: str, version: int, now: datetime, *, check_at: datet
     """The transaction item that records a reply as queued for delivery, due for the sweep at
     ``check_at`` (by then the outbound stage should have replaced it with its receipt)."""
     item = {
-        "pk": f"TICKET#{ticket_id}",
-        "sk": f"OUT#{version:08d}",
+        **_receipt_key(ticket_id, version),
         "type": "delivery",
         "id": ticket_id,
         "state": REPLY_QUEUED,
@@ -285,8 +290,7 @@ def put_delivery(ticket_id: str, version: int, receipt: dict[str, Any]) -> None:
     """The receipt of a reply's delivery, beside its history entry: it replaces the "queued"
     record (and so leaves the sweep's index); the first receipt wins."""
     item = {
-        "pk": f"TICKET#{ticket_id}",
-        "sk": f"OUT#{version:08d}",
+        **_receipt_key(ticket_id, version),
         "type": "delivery",
         "at": clock.iso(clock.now()),
         **receipt,
@@ -310,7 +314,7 @@ def requeue_reply(ticket_id: str, version: int, *, attempts: int, check_at: date
     try:
         dynamo.client().update_item(
             TableName=dynamo.table_name(),
-            Key={"pk": {"S": f"TICKET#{ticket_id}"}, "sk": {"S": f"OUT#{version:08d}"}},
+            Key=dynamo.to_item(_receipt_key(ticket_id, version)),
             UpdateExpression="SET attempts = :attempts, gsi5sk = :sk",
             ConditionExpression="#state = :queued",
             ExpressionAttributeNames={"#state": "state"},
@@ -328,7 +332,7 @@ def requeue_reply(ticket_id: str, version: int, *, attempts: int, check_at: date
 def get_delivery(ticket_id: str, version: int) -> dict[str, Any] | None:
     response = dynamo.client().get_item(
         TableName=dynamo.table_name(),
-        Key={"pk": {"S": f"TICKET#{ticket_id}"}, "sk": {"S": f"OUT#{version:08d}"}},
+        Key=dynamo.to_item(_receipt_key(ticket_id, version)),
         ConsistentRead=True,
     )
     return dynamo.from_item(response["Item"]) if "Item" in response else None
@@ -346,24 +350,19 @@ class Due:
 
 def due(shard: int, now: datetime, *, limit: int = 200) -> list[Due]:
     """What in one shard of the sweep's index is due at or before ``now``, earliest first."""
-    found: list[Due] = []
-    kwargs: dict[str, Any] = {
-        "TableName": dynamo.table_name(),
-        "IndexName": "by_due",
-        "KeyConditionExpression": "gsi5pk = :shard AND gsi5sk <= :now",
-        "ExpressionAttributeValues": {":shard": {"S": f"DUE#{shard}"}, ":now": {"S": f"{clock.iso(now)}#~"}},
-        "ProjectionExpression": "id, sk, attempts",
-    }
-    while len(found) < limit:
-        kwargs["Limit"] = limit - len(found)
-        response = dynamo.client().query(**kwargs)
-        for item in response["Items"]:
-            sk = item["sk"]["S"]
-            reply = int(sk.removeprefix("OUT#")) if sk.startswith("OUT#") else None
-            found.append(Due(item["id"]["S"], reply, int(item.get("attempts", {}).get("N", 0))))
-        if "LastEvaluatedKey" not in response:
-            break
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    items = dynamo.query_all(
+        TableName=dynamo.table_name(),
+        IndexName="by_due",
+        KeyConditionExpression="gsi5pk = :shard AND gsi5sk <= :now",
+        ExpressionAttributeValues={":shard": {"S": f"DUE#{shard}"}, ":now": {"S": f"{clock.iso(now)}#~"}},
+        ProjectionExpression="id, sk, attempts",
+        Limit=limit,
+    )
+    found = []
+    for item in islice(items, limit):
+        sk = item["sk"]["S"]
+        reply = int(sk.removeprefix("OUT#")) if sk.startswith("OUT#") else None
+        found.append(Due(item["id"]["S"], reply, int(item.get("attempts", {}).get("N", 0))))
     return found
 
 
