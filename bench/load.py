@@ -9,9 +9,9 @@ without their 5-minute delay, so that the pipeline can settle) and stopped after
 channel threads post M tickets in all, each with an Idempotency-Key (every 25th is posted a
 second time with its key: the same ticket must come back); the texts are the 361 labelled
 messages of tests/data/classification.jsonl (Chinese, Traditional Chinese, English, mixed),
-the channels mixed as in the demo. Meanwhile K agents of the demo directory (tokens from
-`ticketflow token`) list what is assigned to them and accept, reply, resolve and close it,
-which frees their capacity for the next waiting ticket. When the channels are done the agents
+the channels mixed as in the demo. Meanwhile K agents of the demo directory (their tokens
+signed as `ticketflow token` signs them) list what is assigned to them and accept, reply,
+resolve and close it, which frees their capacity for the next waiting ticket. When the channels are done the agents
 stop, the pipeline settles (POST /dev/settle), and every ticket is accounted for: each posted
 ticket is listed exactly once (a supervisor lists every status), is found by its number under
 the same id, was classified and routed once (one `create` and one `classify` in its history).
@@ -39,7 +39,6 @@ import os
 import platform
 import random
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -54,22 +53,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.classification import load_set  # noqa: E402
+from infra.local import tokens  # noqa: E402
 from infra.local.demo import CHANNEL_WEIGHTS, CHANNELS  # noqa: E402
 from infra.local.gateway import DEMO_API_KEY  # noqa: E402
+from infra.local.launch import launch_dev, stop  # noqa: E402
 
-CORPUS = ROOT / "tests" / "data" / "classification.jsonl"
 ARTIFACTS = ROOT / "artifacts"
 PEER_DIR = ROOT / "bench" / "peers" / "django_helpdesk"
 PEER_VENV = ROOT / ".cache" / "peers" / "django-helpdesk" / "venv"
-BIN = Path(sys.executable).parent
-CJK = re.compile(r"[\u3400-\u9fff]")
+CJK = re.compile(r"[\u3400-\u9fff]")  # how the peer's agents tell a Chinese ticket
 TIMEOUT_S = 120  # a request unanswered this long counts as lost
 REPLAY_EVERY = 25  # every 25th ticket is posted again with its Idempotency-Key
 LOST_RETRIES = 2  # a post that got no answer is sent again (with the same key) this often
@@ -93,12 +93,11 @@ class Order:
     """One ticket a channel will post."""
 
     index: int
-    key: str  # Idempotency-Key, unique to the run
+    key: str  # Idempotency-Key, unique to the run; also the customer's id
     channel: str
     text: str
     language: str
     tier: str
-    customer_id: str
     name: str
     email: str
     phone: str | None
@@ -106,24 +105,22 @@ class Order:
 
 def orders(count: int, *, seed: int, run: str) -> list[Order]:
     """``count`` tickets from the labelled messages, cycled, the channels mixed as in the demo."""
-    corpus = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    corpus = load_set()
     rng = random.Random(seed)
     rng.shuffle(corpus)
     made = []
     for i in range(count):
         sample = corpus[i % len(corpus)]
-        text = sample["text"]
-        language = "zh" if CJK.search(text) else "en"
+        language = "en" if sample["lang"] == "en" else "zh"  # Chinese, Traditional or mixed: zh
         channel = rng.choices(CHANNELS, CHANNEL_WEIGHTS)[0]
         made.append(
             Order(
                 index=i,
                 key=f"load-{run}-{i:05d}",
                 channel=channel,
-                text=text,
+                text=sample["text"],
                 language=language,
-                tier=(sample.get("customer") or {}).get("tier", "standard"),
-                customer_id=f"load-{run}-{i:05d}",
+                tier=sample["customer"]["tier"],
                 name=f"客户{i:05d}" if language == "zh" else f"Customer {i}",
                 # Unique per ticket: it is how the peer's tickets are told apart (it has no keys).
                 email=f"c{run}.{i:05d}@example.com",
@@ -136,20 +133,20 @@ def orders(count: int, *, seed: int, run: str) -> list[Order]:
 # ---------------------------------------------------------------- measuring
 
 
-def percentile(values: list[float], p: float) -> float:
-    """Nearest rank: the smallest value with at least p % of the values at or below it."""
-    ordered = sorted(values)
+def percentile(ordered: list[float], p: float) -> float:
+    """Nearest rank in sorted values: the smallest value with at least p % of them at or below it."""
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def spread_ms(values: list[float]) -> dict[str, float] | None:
     if not values:
         return None
+    ordered = sorted(values)
     return {
-        "p50": round(percentile(values, 50) * 1000, 1),
-        "p95": round(percentile(values, 95) * 1000, 1),
-        "p99": round(percentile(values, 99) * 1000, 1),
-        "max": round(max(values) * 1000, 1),
+        "p50": round(percentile(ordered, 50) * 1000, 1),
+        "p95": round(percentile(ordered, 95) * 1000, 1),
+        "p99": round(percentile(ordered, 99) * 1000, 1),
+        "max": round(ordered[-1] * 1000, 1),
     }
 
 
@@ -164,22 +161,27 @@ class Meter:
         self.lost: Counter[str] = Counter()
         self.lost_examples: list[str] = []
 
-    def request(self, session: requests.Session, kind: str, method: str, url: str, **kwargs: Any) -> Any:
-        """The response, or None if none came (then counted as lost)."""
-        started = time.perf_counter()
-        try:
-            response = session.request(method, url, timeout=TIMEOUT_S, **kwargs)
-        except requests.RequestException as error:
+    def request(
+        self, session: requests.Session, kind: str, method: str, url: str, *, retries: int = 0, **kwargs: Any
+    ) -> Any:
+        """The response, or None if none came (each try without an answer counted as lost), the
+        request sent again up to ``retries`` times while none comes."""
+        for _ in range(1 + retries):
+            started = time.perf_counter()
+            try:
+                response = session.request(method, url, timeout=TIMEOUT_S, **kwargs)
+            except requests.RequestException as error:
+                with self._lock:
+                    self.lost[kind] += 1
+                    if len(self.lost_examples) < 10:
+                        self.lost_examples.append(f"{kind}: {type(error).__name__}: {error}"[:300])
+                continue
+            elapsed = time.perf_counter() - started
             with self._lock:
-                self.lost[kind] += 1
-                if len(self.lost_examples) < 10:
-                    self.lost_examples.append(f"{kind}: {type(error).__name__}: {error}"[:300])
-            return None
-        elapsed = time.perf_counter() - started
-        with self._lock:
-            self.seconds[kind].append(elapsed)
-            self.statuses[kind][response.status_code] += 1
-        return response
+                self.seconds[kind].append(elapsed)
+                self.statuses[kind][response.status_code] += 1
+            return response
+        return None
 
     def server_errors(self) -> int:
         return sum(n for counts in self.statuses.values() for status, n in counts.items() if status >= 500)
@@ -248,16 +250,25 @@ def listening_pid(port: int) -> int | None:
 @dataclass
 class Server:
     url: str
-    pid: int | None
+    pid: int | None  # None: not started for this run (--url)
     description: str
     config: dict[str, Any] = field(default_factory=dict)
-    fresh: bool = True  # started for this run: every ticket in it must be one of ours
+
+    @property
+    def fresh(self) -> bool:
+        """Started for this run: every ticket in it must be one of ours."""
+        return self.pid is not None
 
 
-def _drain(stream: Any) -> None:
-    """Read a child's output away in big chunks: a full pipe would block it mid-request."""
-    while os.read(stream.fileno(), 1 << 16):
-        pass
+@contextlib.contextmanager
+def _log_file(path: Path | None) -> Iterator[int | IO[bytes]]:
+    """Where a server's stderr goes: the file at ``path`` (closed afterwards), else nowhere."""
+    if path is None:
+        yield subprocess.DEVNULL
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as log:
+        yield log
 
 
 @contextlib.contextmanager
@@ -267,63 +278,22 @@ def ticketflow_dev(
     """`ticketflow dev` on a free loopback port, stopped with Ctrl-C (SIGINT) afterwards; its
     stderr (a line per request, and any handler's failure) into ``log``. ``sweep_every_s``:
     how often the SLA sweep fires (default: the topology's rate, every minute)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "TICKETFLOW_"))}
     # Closing a ticket schedules its survey 5 minutes later, as a delayed SQS message; the
     # stack settles only when nothing is delayed, so surveys go at once (as in the demo).
-    env["TICKETFLOW_SURVEY_DELAY_SECONDS"] = "0"
+    env = {"TICKETFLOW_SURVEY_DELAY_SECONDS": "0"}
     if sweep_every_s is not None:
         env["TICKETFLOW_SCHEDULE_SLA_SWEEP_SECONDS"] = str(sweep_every_s)
-    command = [_ticketflow(), "dev", "--port", "0", "--api-key", api_key]
-    errors = _log_file(log)
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=errors)
-    assert process.stdout is not None
-    try:
-        url = None
-        deadline = time.monotonic() + 90
-        while url is None and time.monotonic() < deadline:
-            line = process.stdout.readline().decode(errors="replace")
-            if not line:
-                break
-            match = re.search(r"API on (http://127\.0\.0\.1:\d+)", line)
-            url = match.group(1) if match else None
-        if url is None:
-            raise RuntimeError("ticketflow dev did not print its URL")
-        threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
+    # The people's tokens are signed in this process (tokens.issue): the stack checks them
+    # with the same secret.
+    if secret := os.environ.get(tokens.SECRET_ENV):
+        env[tokens.SECRET_ENV] = secret
+    with (
+        _log_file(log) as errors,
+        launch_dev(api_key=api_key, env=env, stderr=errors, start_timeout_s=90, stop_timeout_s=60) as running,
+    ):
         sweep = f"every {sweep_every_s:g} s" if sweep_every_s is not None else "every minute"
-        yield Server(url, process.pid, f"ticketflow dev (embedded moto, one invocation at a time, SLA sweep {sweep})")
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if errors is not subprocess.DEVNULL:
-            errors.close()
-
-
-def _log_file(path: Path | None) -> Any:
-    if path is None:
-        return subprocess.DEVNULL
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open("wb")
-
-
-def _ticketflow() -> str:
-    local = BIN / "ticketflow"
-    return str(local) if local.exists() else shutil.which("ticketflow") or "ticketflow"
-
-
-def token(person: str, role: str) -> str:
-    """As a person gets one locally: `ticketflow token`."""
-    out = subprocess.run(
-        [_ticketflow(), "token", "--sub", person, "--role", role],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return out.stdout.strip()
+        description = f"ticketflow dev (embedded moto, one invocation at a time, SLA sweep {sweep})"
+        yield Server(running.url, running.process.pid, description)
 
 
 def free_port() -> int:
@@ -332,10 +302,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def peer_version(package: str) -> str:
+def peer_versions() -> dict[str, str]:
+    """The versions installed in the peer's virtualenv (its freeze.txt), by lower-case name."""
     freeze = PEER_VENV / "freeze.txt"
-    found = re.search(rf"^{re.escape(package)}==(\S+)", freeze.read_text(), re.M | re.I) if freeze.exists() else None
-    return found.group(1) if found else "?"
+    pinned = re.findall(r"^(\S+?)==(\S+)", freeze.read_text(), re.M) if freeze.exists() else []
+    return {name.lower(): version for name, version in pinned}
 
 
 @contextlib.contextmanager
@@ -345,11 +316,11 @@ def django_helpdesk(agents: int, workers: int, log: Path | None = None) -> Itera
     python, gunicorn = PEER_VENV / "bin" / "python", PEER_VENV / "bin" / "gunicorn"
     if not gunicorn.exists():
         raise SystemExit(f"the peer is not installed: bash {PEER_DIR.relative_to(ROOT)}/install.sh")
-    state = Path(tempfile.mkdtemp(prefix="peerdesk-"))
-    env = {**os.environ, "PEERDESK_STATE": str(state), "PYTHONDONTWRITEBYTECODE": "1"}
-    process = None
-    errors = _log_file(log)
-    try:
+    with (
+        tempfile.TemporaryDirectory(prefix="peerdesk-", ignore_cleanup_errors=True) as state,
+        _log_file(log) as errors,
+    ):
+        env = {**os.environ, "PEERDESK_STATE": state, "PYTHONDONTWRITEBYTECODE": "1"}
         prepared = subprocess.run(
             [str(python), "prepare.py", "--agents", str(agents)],
             cwd=PEER_DIR,
@@ -378,32 +349,25 @@ def django_helpdesk(agents: int, workers: int, log: Path | None = None) -> Itera
             stdout=subprocess.DEVNULL,
             stderr=errors,
         )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{url}/api/", timeout=5).status_code < 500:
-                    break
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("gunicorn did not start the peer")
-            time.sleep(0.2)
-        description = (
-            f"django-helpdesk {peer_version('django-helpdesk')} (Django {peer_version('Django')}, "
-            f"DRF {peer_version('djangorestframework')}) on gunicorn {peer_version('gunicorn')}, "
-            f"{workers} sync workers, SQLite (WAL)"
-        )
-        yield Server(url, process.pid, description, config)
-    finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if errors is not subprocess.DEVNULL:
-            errors.close()
-        shutil.rmtree(state, ignore_errors=True)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(requests.RequestException):
+                    if requests.get(f"{url}/api/", timeout=5).status_code < 500:
+                        break
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("gunicorn did not start the peer")
+                time.sleep(0.2)
+            version = peer_versions()
+            description = (
+                f"django-helpdesk {version.get('django-helpdesk', '?')} (Django {version.get('django', '?')}, "
+                f"DRF {version.get('djangorestframework', '?')}) on gunicorn {version.get('gunicorn', '?')}, "
+                f"{workers} sync workers, SQLite (WAL)"
+            )
+            yield Server(url, process.pid, description, config)
+        finally:
+            stop(process, signal.SIGTERM, 30)
 
 
 # ---------------------------------------------------------------- what each system is asked
@@ -420,19 +384,43 @@ class Target:
     """How one system is loaded and checked; the run around it is the same for both."""
 
     name = ""
+    people: list[str]  # the agents who work
 
     def __init__(self, server: Server, meter: Meter) -> None:
         self.server = server
         self.meter = meter
         self.done: Counter[str] = Counter()  # what the agents did (and what they were refused)
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     def tally(self, what: str) -> None:
         with self._lock:
             self.done[what] += 1
 
     def agents(self) -> list[str]:
-        raise NotImplementedError
+        return self.people
+
+    def thread_session(self) -> requests.Session:
+        """This thread's session (for the pools that read tickets back)."""
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        return self._local.session
+
+    def work(
+        self,
+        session: requests.Session,
+        steps: list[tuple[str, str, str, dict | None]],
+        headers: dict[str, str],
+        ok: tuple[int, ...] = (200,),
+    ) -> None:
+        """An agent's steps on one ticket, (action, method, url, body) each, in order: each one
+        done is tallied; the first refused is tallied as refused, and the rest are not taken."""
+        for action, method, url, body in steps:
+            done = self.meter.request(session, action, method, url, json=body, headers=headers)
+            if done is None or done.status_code not in ok:
+                self.tally(f"{action} refused ({done.status_code if done is not None else 'no answer'})")
+                return
+            self.tally(action)
 
     def post(self, session: requests.Session, order: Order) -> Posted | None:
         raise NotImplementedError
@@ -463,38 +451,31 @@ class Ticketflow(Target):
             raise SystemExit(f"--agents: the demo directory has {len(everyone)} agents")
         self.people = everyone[:agents]
         self.api_key = api_key
-        who = [*((person, "agent") for person in self.people), ("sup-1", "supervisor")]
-        with ThreadPoolExecutor(len(who)) as pool:  # one `ticketflow token` process each, at once
-            issued = dict(zip([person for person, _ in who], pool.map(lambda w: token(*w), who), strict=True))
-        self.supervisor = issued.pop("sup-1")
-        self.tokens = issued
+        # As `ticketflow token` signs them (a process each would cost a second or so apiece).
+        self.tokens = {person: tokens.issue(person, "agent") for person in self.people}
+        self.supervisor = tokens.issue("sup-1", "supervisor")
         self.replays = 0
         self.replay_mismatches: list[str] = []
 
-    def agents(self) -> list[str]:
-        return self.people
-
     def post(self, session: requests.Session, order: Order) -> Posted | None:
-        customer: dict[str, Any] = {"id": order.customer_id, "name": order.name, "email": order.email}
+        customer: dict[str, Any] = {"id": order.key, "name": order.name, "email": order.email}
         customer["tier"] = order.tier
         if order.phone:
             customer["phone"] = order.phone
         body = {"channel": order.channel, "customer": customer, "description": order.text, "language": order.language}
         headers = {"x-api-key": self.api_key, "Idempotency-Key": order.key}
-        for _ in range(1 + LOST_RETRIES):  # no answer: send it again with the same key
-            response = self.meter.request(
-                session, "post_ticket", "POST", f"{self.server.url}/tickets", json=body, headers=headers
-            )
-            if response is None:
-                continue
-            if response.status_code != 201:
-                return None
-            ticket = response.json()
-            posted = Posted(order.index, ticket["id"], ticket["number"])
-            if order.index % REPLAY_EVERY == 0:
-                self._replay(session, body, headers, posted)
-            return posted
-        return None
+        url = f"{self.server.url}/tickets"
+        # No answer: sent again with the same key.
+        response = self.meter.request(
+            session, "post_ticket", "POST", url, json=body, headers=headers, retries=LOST_RETRIES
+        )
+        if response is None or response.status_code != 201:
+            return None
+        ticket = response.json()
+        posted = Posted(order.index, ticket["id"], ticket["number"])
+        if order.index % REPLAY_EVERY == 0:
+            self._replay(session, body, headers, posted)
+        return posted
 
     def _replay(self, session: requests.Session, body: dict, headers: dict, posted: Posted) -> None:
         """A channel that did not see the answer posts again with the same key: same ticket."""
@@ -524,19 +505,14 @@ class Ticketflow(Target):
                 if stop.is_set():
                     return
                 language = "en" if ticket.get("language") == "en" else "zh"
-                steps: list[tuple[str, dict | None]] = [
-                    ("accept", None),
-                    ("reply", {"body": REPLIES[language]}),
-                    ("resolve", {"result": RESULTS[language]}),
-                    ("close", {"reason": "resolved"}),
+                url = f"{base}/tickets/{ticket['id']}"
+                steps: list[tuple[str, str, str, dict | None]] = [
+                    ("accept", "POST", f"{url}/accept", None),
+                    ("reply", "POST", f"{url}/reply", {"body": REPLIES[language]}),
+                    ("resolve", "POST", f"{url}/resolve", {"result": RESULTS[language]}),
+                    ("close", "POST", f"{url}/close", {"reason": "resolved"}),
                 ]
-                for action, body in steps:
-                    url = f"{base}/tickets/{ticket['id']}/{action}"
-                    done = self.meter.request(session, action, "POST", url, json=body, headers=headers)
-                    if done is None or done.status_code != 200:
-                        self.tally(f"{action} refused ({done.status_code if done is not None else 'no answer'})")
-                        break
-                    self.tally(action)
+                self.work(session, steps, headers)
 
     def settle(self) -> tuple[bool, float]:
         """Wait until the queues are empty (POST /dev/settle waits up to 120 s a call)."""
@@ -564,10 +540,10 @@ class Ticketflow(Target):
             while True:
                 params = {"status": status.value, "limit": 100, **({"cursor": cursor} if cursor else {})}
                 url = f"{self.server.url}/tickets"
-                for _ in range(1 + LOST_RETRIES):  # no answer (a lost response is counted): ask again
-                    response = self.meter.request(session, "list_status", "GET", url, params=params, headers=headers)
-                    if response is not None:
-                        break
+                # No answer (a lost response is counted): asked again.
+                response = self.meter.request(
+                    session, "list_status", "GET", url, params=params, headers=headers, retries=LOST_RETRIES
+                )
                 if response is None or response.status_code != 200:
                     unlisted.append(f"{status.value}: {getattr(response, 'status_code', 'no answer')}")
                     break
@@ -580,14 +556,10 @@ class Ticketflow(Target):
                 if not cursor:
                     break
 
-        local = threading.local()
-
         def look_up(item: Posted) -> dict[str, Any]:
             """GET /tickets/{number}: the same ticket, classified and routed once."""
-            if not hasattr(local, "session"):
-                local.session = requests.Session()
             url = f"{self.server.url}/tickets/{item.number}"
-            response = self.meter.request(local.session, "get_by_number", "GET", url, headers=headers)
+            response = self.meter.request(self.thread_session(), "get_by_number", "GET", url, headers=headers)
             if response is None or response.status_code != 200:
                 return {"problem": f"{item.number}: {getattr(response, 'status_code', 'no answer')}"}
             ticket = response.json()
@@ -651,11 +623,8 @@ class DjangoHelpdesk(Target):
         config = server.config
         self.queue = config["queue"]
         self.channel_token = config["channel"]["token"]
-        self.people = [a["username"] for a in config["agents"]]
         self.user = {a["username"]: a for a in config["agents"]}
-
-    def agents(self) -> list[str]:
-        return self.people
+        self.people = list(self.user)
 
     def post(self, session: requests.Session, order: Order) -> Posted | None:
         # Its API wants a title; a channel would send the message's first words as one.
@@ -668,16 +637,15 @@ class DjangoHelpdesk(Target):
             "priority": 3,
         }
         headers = {"Authorization": f"Token {self.channel_token}"}
-        for _ in range(1 + LOST_RETRIES):  # it has no idempotency key: a resend may duplicate
-            url = f"{self.server.url}/api/tickets/"
-            response = self.meter.request(session, "post_ticket", "POST", url, json=body, headers=headers)
-            if response is None:
-                continue
-            if response.status_code != 201:
-                return None
-            ticket = response.json()
-            return Posted(order.index, str(ticket["id"]), f"{self.queue}-{ticket['id']}")
-        return None
+        url = f"{self.server.url}/api/tickets/"
+        # No answer: sent again (it has no idempotency key: a resend may duplicate).
+        response = self.meter.request(
+            session, "post_ticket", "POST", url, json=body, headers=headers, retries=LOST_RETRIES
+        )
+        if response is None or response.status_code != 201:
+            return None
+        ticket = response.json()
+        return Posted(order.index, str(ticket["id"]), f"{self.queue}-{ticket['id']}")
 
     def agent(self, person: str, stop: threading.Event) -> None:
         """Open tickets, oldest first; nothing assigns them, so agent k of K takes ids ≡ k (mod K):
@@ -701,7 +669,7 @@ class DjangoHelpdesk(Target):
                     return
                 language = "zh" if CJK.search(ticket["description"]) else "en"
                 public = {"ticket": ticket["id"], "public": True}  # a follow-up the customer is e-mailed
-                steps: list[tuple[str, str, str, dict]] = [
+                steps: list[tuple[str, str, str, dict | None]] = [
                     ("accept", "PATCH", f"{base}/tickets/{ticket['id']}/", {"assigned_to": me["id"]}),
                     ("reply", "POST", f"{base}/followups/", {**public, "comment": REPLIES[language]}),
                     (
@@ -712,12 +680,7 @@ class DjangoHelpdesk(Target):
                     ),
                     ("close", "POST", f"{base}/followups/", {**public, "comment": RESULTS[language], "new_status": 4}),
                 ]
-                for action, method, url, body in steps:
-                    done = self.meter.request(session, action, method, url, json=body, headers=headers)
-                    if done is None or done.status_code not in (200, 201):
-                        self.tally(f"{action} refused ({done.status_code if done is not None else 'no answer'})")
-                        break
-                    self.tally(action)
+                self.work(session, steps, headers, ok=(200, 201))
 
     def account(self, orders: list[Order], posted: dict[int, Posted], threads: int) -> dict[str, Any]:
         headers = {"Authorization": f"Token {self.channel_token}"}
@@ -743,13 +706,10 @@ class DjangoHelpdesk(Target):
         # Read back 1 in REPLAY_EVERY by id: its API reads cost O(all tickets) each (the viewset's
         # get_queryset() loads every accessible ticket and queries its custom fields, even for one).
         by_index = {order.index: order for order in orders}
-        local = threading.local()
 
         def read_back(item: Posted) -> str | None:
-            if not hasattr(local, "session"):
-                local.session = requests.Session()
             url = f"{self.server.url}/api/tickets/{item.id}/"
-            response = self.meter.request(local.session, "get_by_id", "GET", url, headers=headers)
+            response = self.meter.request(self.thread_session(), "get_by_id", "GET", url, headers=headers)
             if response is None or response.status_code != 200:
                 return f"{item.id}: {getattr(response, 'status_code', 'no answer')}"
             ticket, order = response.json(), by_index[item.index]
@@ -841,15 +801,17 @@ def run(
     settled, settle_s = target.settle()
     settled_s = time.perf_counter() - started
     accounting = target.account(todo, posted, channels)
-    rss = peak_rss_mb([*target.server_pids(), *(c for p in target.server_pids() for c in children(p))])
+    pids = target.server_pids()
+    rss = peak_rss_mb([*pids, *(c for p in pids for c in children(p))])
+    server_errors, lost = meter.server_errors(), sum(meter.lost.values())
 
     failures = []
     if refused:
         failures.append(f"{len(refused)} tickets were not accepted (non-201 or no answer)")
-    if meter.server_errors():
-        failures.append(f"{meter.server_errors()} responses were 5xx")
-    if sum(meter.lost.values()):
-        failures.append(f"{sum(meter.lost.values())} requests got no answer: {meter.lost_examples[:3]}")
+    if server_errors:
+        failures.append(f"{server_errors} responses were 5xx")
+    if lost:
+        failures.append(f"{lost} requests got no answer: {meter.lost_examples[:3]}")
     if not settled:
         failures.append(f"the pipeline had not settled after {SETTLE_LIMIT_S} s")
     if accounting["listed_once"] != len(posted) or accounting["distinct_ids"] != len(posted):
@@ -891,7 +853,7 @@ def run(
         "tickets_per_s_settled": round(len(posted) / settled_s, 2),
         "requests": dict(sorted(meter.summary().items())),
         "errors_by_status": meter.errors_by_status(),
-        "lost": sum(meter.lost.values()),
+        "lost": lost,
         "agents_did": dict(sorted(target.done.items())),
         "accounting": accounting,
         "peak_rss_mb": rss,
@@ -982,9 +944,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.peer:
         server = django_helpdesk(args.agents, args.peer_workers, log)
     elif args.url:
-        server = contextlib.nullcontext(
-            Server(args.url.rstrip("/"), None, f"ticketflow dev at {args.url}", fresh=False)
-        )
+        server = contextlib.nullcontext(Server(args.url.rstrip("/"), None, f"ticketflow dev at {args.url}"))
     else:
         server = ticketflow_dev(args.api_key, log, args.sweep_every)
     with server as running:

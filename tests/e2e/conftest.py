@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator, MutableSequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+
+from infra.local.launch import launch_dev
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -71,37 +67,10 @@ def launch(*, output: list[str] | None = None, **extra_env: str) -> Iterator[Loc
     ``output`` collects every line it prints, stdout and stderr (handler logs, EMF metrics,
     the gateway's request lines)."""
     api_key = "e2e-channel-key"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "TICKETFLOW_"))} | extra_env
-    process = subprocess.Popen(
-        [str(BIN / "ticketflow"), "dev", "--port", "0", "--api-key", api_key],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL if output is None else subprocess.STDOUT,
-        text=True,
-    )
-    base_url = None
-    deadline = time.monotonic() + 60
-    stdout = process.stdout
-    assert stdout is not None
-    while time.monotonic() < deadline and base_url is None:
-        line = stdout.readline()
-        if not line:
-            break
-        if output is not None:
-            output.append(line)
-        match = re.search(r"API on (http://127\.0\.0\.1:\d+)", line)
-        if match:
-            base_url = match.group(1)
-    assert base_url, "ticketflow dev did not print its URL"
-    # Keep reading its output (handler logs): a full pipe would block the stack mid-request.
-    sink: MutableSequence[str] = collections.deque(maxlen=0) if output is None else output
-    threading.Thread(target=lambda: sink.extend(stdout), daemon=True).start()
-    try:
-        yield LocalStack(base_url, api_key)
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(30) == 0, "ticketflow dev did not stop cleanly on Ctrl-C"
+    stderr = subprocess.DEVNULL if output is None else subprocess.STDOUT
+    with launch_dev(api_key=api_key, env=extra_env, stderr=stderr, output=output) as running:
+        yield LocalStack(running.url, api_key)
+    assert running.process.returncode == 0, "ticketflow dev did not stop cleanly on Ctrl-C"
 
 
 @pytest.fixture(scope="session")
