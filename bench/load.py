@@ -458,8 +458,7 @@ class Ticketflow(Target):
         self.replay_mismatches: list[str] = []
 
     def post(self, session: requests.Session, order: Order) -> Posted | None:
-        customer: dict[str, Any] = {"id": order.key, "name": order.name, "email": order.email}
-        customer["tier"] = order.tier
+        customer: dict[str, Any] = {"id": order.key, "name": order.name, "email": order.email, "tier": order.tier}
         if order.phone:
             customer["phone"] = order.phone
         body = {"channel": order.channel, "customer": customer, "description": order.text, "language": order.language}
